@@ -1,0 +1,93 @@
+"""Wharfinger: the authorization server and web UI beside a private container registry.
+
+``create_app`` builds everything; importing this package creates nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.config import ConfigError, default_paths, load_settings
+
+__all__ = ["ConfigError", "create_app"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask application from the environment plus ``config`` overrides.
+
+    Raises ``ConfigError`` (one clear line) when a setting is wrong.
+    """
+    settings = load_settings(overrides=config)
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"] or None)
+    settings["INSTANCE_PATH"] = app.instance_path
+    _apply_settings(app, settings)
+    _init_extensions(app)
+    _init_plugins(app)
+    _register_blueprints(app)
+    _register_commands(app)
+    return app
+
+
+def _apply_settings(app: Flask, settings: dict[str, Any]) -> None:
+    """Fill defaults that depend on the instance folder and copy settings into app.config."""
+    from app.database import engine_options, normalise_database_url
+    from app.services.instance import read_or_create_secret
+
+    for key, value in default_paths(settings["INSTANCE_PATH"]).items():
+        if not settings.get(key):
+            settings[key] = value
+    if not settings.get("SECRET_KEY"):
+        Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+        settings["SECRET_KEY"] = read_or_create_secret(Path(settings["SECRET_KEY_FILE"]))
+    settings["TOKEN_ISSUER"] = settings.get("TOKEN_ISSUER") or settings["FQDN"]
+    url = normalise_database_url(settings["DATABASE_URL"])
+    app.config.update(settings)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
+    app.config["WHARFINGER"] = settings
+    logging.getLogger("app").setLevel(settings["LOG_LEVEL"])
+
+
+def _init_extensions(app: Flask) -> None:
+    """Bind db, migrations and the login manager to this app."""
+    from app.database import install_sqlite_pragmas
+    from app.extensions import db, login_manager, migrate
+    from app.services.accounts import load_session_user
+
+    db.init_app(app)
+    with app.app_context():
+        install_sqlite_pragmas(db.engine)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_session_user)
+
+
+def _init_plugins(app: Flask) -> None:
+    """Create this app's plugin manager (built-ins first, then third-party plugins)."""
+    from app.plugins.manager import PluginLoadError, build_plugin_manager
+
+    try:
+        manager = build_plugin_manager(app.config["PLUGINS"], safe_mode=app.config["SAFE_MODE"])
+    except PluginLoadError as exc:
+        raise ConfigError("PLUGINS", ",".join(app.config["PLUGINS"]), str(exc)) from None
+    app.extensions["wharfinger.plugins"] = manager
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Attach every area's blueprint."""
+    from app.blueprints.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+
+
+def _register_commands(app: Flask) -> None:
+    """Attach the ``wharfinger`` commands so ``flask --app wsgi ...`` works the same."""
+    from app.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,1 @@
+"""Thin views, one package per area; they call services and render templates or JSON."""

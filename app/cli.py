@@ -1,0 +1,226 @@
+"""The ``wharfinger`` command: a Flask CLI group over the app factory.
+
+Every command calls services; errors print one line (``error: ...``) and exit non-zero.
+``flask --app wsgi <command>`` offers the same commands.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+import sqlalchemy.exc
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from app.config import ConfigError, load_settings
+from app.registry.keys import KeyMaterialError
+from app.services.errors import ServiceError
+
+EXIT_ERROR = 1
+EXIT_CONFIG = 2
+
+
+def _short_db_error(exc: sqlalchemy.exc.DBAPIError) -> str:
+    """The driver's message without SQL or parameters (which could hold secrets)."""
+    original = getattr(exc, "orig", None)
+    return str(original.args[-1] if original is not None and original.args else exc).splitlines()[0]
+
+
+def reports_errors(command):
+    """Turn expected failures into one ``error:`` line and a non-zero exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (ServiceError, KeyMaterialError, ConfigError) as exc:
+            _rollback()
+            raise click.ClickException(str(exc)) from None
+        except sqlalchemy.exc.OperationalError as exc:
+            raise click.ClickException(
+                f"database unreachable or not ready ({_short_db_error(exc)}); check "
+                "WHARFINGER_DATABASE_URL and run 'wharfinger init'"
+            ) from None
+
+    return wrapper
+
+
+def _rollback() -> None:
+    """Discard a half-done change so nothing partial is ever committed."""
+    from app.extensions import db
+
+    db.session.rollback()
+
+
+def _plugins():
+    """This app's plugin manager."""
+    return current_app.extensions["wharfinger.plugins"]
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The password from one line of stdin, or a hidden prompt with confirmation."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.command("init")
+@click.option("--fqdn", help="Name clients use for this server (certificate SAN and issuer).")
+@click.option("--force", is_flag=True, help="Replace existing keys and certificates.")
+@with_appcontext
+@reports_errors
+def init_command(fqdn, force):
+    """Set up the instance folder, database, keys and certificates (safe to run twice)."""
+    from flask_migrate import upgrade
+
+    from app.services.instance import ensure_instance
+
+    settings = dict(current_app.config["WHARFINGER"])
+    if fqdn:
+        settings["FQDN"] = fqdn
+    report = ensure_instance(settings, force=force)
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    for path in report.created:
+        click.echo(f"created {path}")
+    for path in report.kept:
+        click.echo(f"kept    {path}")
+    click.echo("database is at the latest schema")
+    if fqdn and fqdn != current_app.config["FQDN"]:
+        click.echo(f"note: set WHARFINGER_FQDN={fqdn} so tokens are issued as {fqdn}")
+
+
+@click.group("user")
+def user_group():
+    """Manage users."""
+
+
+@user_group.command("create")
+@click.argument("username")
+@click.option("--email", help="E-mail address (required except for bots).")
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+@click.option("--bot", is_flag=True, help="A bot: no web login, application tokens only.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--display-name", help="Name shown in the UI.")
+@with_appcontext
+@reports_errors
+def user_create(username, email, admin, bot, password_stdin, display_name):
+    """Create a user with a personal team and namespace (bots get neither)."""
+    from app.extensions import db
+    from app.services import accounts
+
+    password = None if bot and not password_stdin else _read_password(password_stdin)
+    user = accounts.create_user(
+        _plugins(), username, email, password, admin=admin, bot=bot, display_name=display_name
+    )
+    db.session.commit()
+    click.echo(
+        f"created user {user.username}" + (" (admin)" if admin else "") + (" (bot)" if bot else "")
+    )
+
+
+@user_group.command("make-admin")
+@click.argument("username")
+@with_appcontext
+@reports_errors
+def user_make_admin(username):
+    """Give an existing user administrator rights."""
+    from app.extensions import db
+    from app.services import accounts
+
+    accounts.set_admin(_plugins(), accounts.get_user(username), True)
+    db.session.commit()
+    click.echo(f"{username} is now an administrator")
+
+
+@click.group("registry")
+def registry_group():
+    """Manage the registries Wharfinger issues tokens for."""
+
+
+@registry_group.command("add")
+@click.argument("name")
+@click.argument("hostname")
+@click.option("--external-hostname", help="Host clients use, when it differs (proxy).")
+@click.option(
+    "--use-ssl/--no-ssl", default=True, show_default=True, help="Whether the registry speaks HTTPS."
+)
+@with_appcontext
+@reports_errors
+def registry_add(name, hostname, external_hostname, use_ssl):
+    """Register a registry (HOSTNAME is host:port, the token 'service')."""
+    from app.extensions import db
+    from app.services import registries
+
+    registry = registries.add_registry(
+        _plugins(), name, hostname, external_hostname=external_hostname, use_ssl=use_ssl
+    )
+    db.session.commit()
+    click.echo(f"registered {registry.name} at {registry.hostname}")
+
+
+@click.command("serve")
+@click.option(
+    "--bind", default="0.0.0.0:8443", show_default=True, help="Address:port to listen on."
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: 2 x CPUs, at most 8)."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Threads per worker.",
+)
+@click.option(
+    "--http", "plain_http", is_flag=True, help="Serve plain HTTP (only behind a TLS proxy)."
+)
+@with_appcontext
+@reports_errors
+def serve_command(bind, workers, threads, plain_http):
+    """Run the production server (gunicorn, TLS from WHARFINGER_TLS_CERT/KEY)."""
+    from app.server import run_gunicorn
+    from app.services.instance import ensure_instance
+
+    ensure_instance(current_app.config["WHARFINGER"])
+    run_gunicorn(
+        current_app.config, bind=bind, workers=workers, threads=threads, tls=not plain_http
+    )
+
+
+@click.command("worker")
+@with_appcontext
+@reports_errors
+def worker_command():
+    """Run the RQ worker (needs WHARFINGER_REDIS_URL)."""
+    from worker import run_worker
+
+    run_worker(current_app)
+
+
+def register_commands(app) -> None:
+    """Attach every command to ``app.cli``."""
+    for command in (init_command, user_group, registry_group, serve_command, worker_command):
+        app.cli.add_command(command)
+
+
+def _create_app():
+    """Factory used by the ``wharfinger`` group."""
+    from app import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(create_app=_create_app, help="Wharfinger: registry authorization server and UI.")
+
+
+def main() -> None:
+    """Console-script entry point: validate settings first so errors are one line."""
+    try:
+        load_settings()
+    except ConfigError as exc:
+        click.echo(f"wharfinger: configuration error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    cli.main(prog_name="wharfinger")

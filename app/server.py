@@ -1,0 +1,54 @@
+"""Run the app under gunicorn (the Python analogue of Portus's Puma), with TLS by default."""
+
+from __future__ import annotations
+
+import os
+
+from gunicorn.app.base import BaseApplication
+
+
+class WharfingerServer(BaseApplication):
+    """A gunicorn application that builds the Flask app with our factory in each worker."""
+
+    def __init__(self, options: dict, app_config: dict | None = None):
+        self.options = options
+        self.app_config = app_config
+        super().__init__()
+
+    def load_config(self):
+        """Copy our options into gunicorn's settings."""
+        for key, value in self.options.items():
+            if value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        """Create the WSGI app (called in the master before forking, with preload off)."""
+        from app import create_app
+
+        return create_app(self.app_config)
+
+
+def default_workers() -> int:
+    """Two workers per CPU, at most 8."""
+    return min(8, 2 * (os.cpu_count() or 1))
+
+
+def gunicorn_options(config, *, bind, workers=None, threads=4, tls=True) -> dict:
+    """gunicorn settings: gthread workers (keep-alive for docker clients), TLS, access log."""
+    options = {
+        "bind": bind,
+        "workers": workers or default_workers(),
+        "threads": threads,
+        "worker_class": "gthread",
+        "keepalive": 75,
+        "accesslog": "-",
+        "graceful_timeout": 30,
+    }
+    if tls:
+        options.update(certfile=config["TLS_CERT"], keyfile=config["TLS_KEY"])
+    return options
+
+
+def run_gunicorn(config, **kwargs) -> None:
+    """Serve until stopped (SIGHUP reloads workers gracefully)."""
+    WharfingerServer(gunicorn_options(config, **kwargs)).run()

@@ -1,0 +1,176 @@
+"""Accounts: create users with their personal team and namespaces, passwords, admin flag."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models import Namespace, Registry, Team, TeamMember, User
+from app.models.enums import NamespaceKind, Role, Visibility
+from app.models.user import new_security_stamp
+from app.services import activities, names
+from app.services.errors import Conflict, Invalid, NotFound
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash (werkzeug's default KDF) of a password that passed the rules."""
+    if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
+        raise Invalid(
+            f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters", field="password"
+        )
+    return generate_password_hash(password)
+
+
+def password_matches(user: User, password: str) -> bool:
+    """Run the KDF and compare (constant time inside werkzeug); False without a password."""
+    if not user.password_hash or not password:
+        return False
+    return check_password_hash(user.password_hash, password)
+
+
+def get_user(username: str) -> User:
+    """The user with this name, or NotFound."""
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}", field="username")
+    return user
+
+
+def _check_unique(username: str, email: str | None) -> None:
+    """Raise Conflict when the username or e-mail address is taken."""
+    if db.session.scalar(sa.select(User.id).where(User.username == username)):
+        raise Conflict(f"username {username!r} is already taken", field="username")
+    if email and db.session.scalar(sa.select(User.id).where(User.email == email)):
+        raise Conflict(f"e-mail address {email!r} is already in use", field="email")
+
+
+def personal_team_name(user: User) -> str:
+    """Hidden team names live outside the team-name grammar, so they never collide."""
+    return f"~user:{user.id}"
+
+
+def personal_team(user: User) -> Team | None:
+    """The user's hidden personal team, if any (bots have none)."""
+    return db.session.scalar(sa.select(Team).where(Team.name == personal_team_name(user)))
+
+
+def ensure_personal_namespace(user: User, registry: Registry, plugins) -> Namespace:
+    """Create (once) the user's private personal namespace in ``registry``.
+
+    The name is the sanitised username, de-duplicated like Portus (``john``, ``john0``...).
+    """
+    team = personal_team(user)
+    existing = db.session.scalar(
+        sa.select(Namespace).where(
+            Namespace.registry_id == registry.id,
+            Namespace.team_id == team.id,
+            Namespace.kind == NamespaceKind.PERSONAL,
+        )
+    )
+    if existing is not None:
+        return existing
+    taken = set(
+        db.session.scalars(sa.select(Namespace.name).where(Namespace.registry_id == registry.id))
+    )
+    namespace = Namespace(
+        name=names.first_free_name(names.namespace_name_for(user.username), taken),
+        registry_id=registry.id,
+        team_id=team.id,
+        kind=NamespaceKind.PERSONAL,
+        visibility=Visibility.PRIVATE,
+        description=f"This personal namespace belongs to {user.username}.",
+    )
+    db.session.add(namespace)
+    db.session.flush()
+    return namespace
+
+
+def create_user(
+    plugins,
+    username: str,
+    email: str | None,
+    password: str | None,
+    *,
+    admin: bool = False,
+    bot: bool = False,
+    display_name: str | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create a user, their hidden personal team and a personal namespace per registry.
+
+    Bots get no password, no personal team and no namespace (Portus 2.4); they log in
+    with application tokens only. The caller commits.
+    """
+    names.check_username(username)
+    email = names.check_email(email) if email else None
+    if not bot and not email:
+        raise Invalid("an e-mail address is required", field="email")
+    password_hash = hash_password(password) if (password or not bot) else None
+    _check_unique(username, email)
+    user = User(
+        username=username,
+        email=email,
+        password_hash=password_hash,
+        admin=admin,
+        bot=bot,
+        display_name=display_name or None,
+    )
+    db.session.add(user)
+    db.session.flush()
+    if not bot:
+        _create_personal_space(user, plugins)
+    activities.record(
+        plugins, "user.create", actor or user, "user", user.id, username, admin=admin, bot=bot
+    )
+    return user
+
+
+def _create_personal_space(user: User, plugins) -> None:
+    """The hidden personal team (user as owner) and a namespace in every registry."""
+    team = Team(name=personal_team_name(user), hidden=True)
+    team.members.append(TeamMember(user=user, role=Role.OWNER))
+    db.session.add(team)
+    db.session.flush()
+    for registry in db.session.scalars(sa.select(Registry).order_by(Registry.id)):
+        ensure_personal_namespace(user, registry, plugins)
+
+
+def set_admin(plugins, user: User, admin: bool, actor: User | None = None) -> User:
+    """Grant or revoke admin rights (records ``user.admin`` / ``user.unadmin``)."""
+    if user.admin != admin:
+        user.admin = admin
+        activities.record(
+            plugins,
+            "user.admin" if admin else "user.unadmin",
+            actor,
+            "user",
+            user.id,
+            user.username,
+        )
+    return user
+
+
+def set_password(plugins, user: User, password: str, actor: User | None = None) -> User:
+    """Change the password and the security stamp (drops cached credentials, sessions and
+    refresh tokens everywhere, since every instance compares the stamp)."""
+    user.password_hash = hash_password(password)
+    user.security_stamp = new_security_stamp()
+    activities.record(
+        plugins, "user.change_password", actor or user, "user", user.id, user.username
+    )
+    return user
+
+
+def load_session_user(session_id: str) -> User | None:
+    """flask-login loader: ``id:stamp``; a changed stamp (new password) ends old sessions."""
+    user_id, _, stamp = (session_id or "").partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.security_stamp != stamp:
+        return None
+    return user

@@ -1,0 +1,106 @@
+"""Registries: register one, with its global namespace and every user's personal namespace."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import GLOBAL_NAMESPACE_NAME, Namespace, Registry, Team, User
+from app.models.enums import NamespaceKind, Visibility
+from app.services import accounts, activities
+from app.services.errors import Conflict, Invalid, NotFound
+
+# host, host:port, [v6]:port; what clients put before the first "/" of an image name.
+HOSTNAME_PATTERN = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$"
+)
+
+
+def check_hostname(value: str, field: str = "hostname") -> str:
+    """Return ``host[:port]`` if well formed (no scheme, no path)."""
+    value = (value or "").strip()
+    if not HOSTNAME_PATTERN.match(value):
+        raise Invalid(
+            f"{field} {value!r} is invalid: expected host or host:port, without "
+            "http:// and without a path (e.g. registry.example.com:5000)",
+            field=field,
+        )
+    return value
+
+
+def find_by_service(service: str) -> Registry | None:
+    """The registry whose hostname or external hostname equals a token ``service``."""
+    return db.session.scalar(
+        sa.select(Registry).where(
+            sa.or_(Registry.hostname == service, Registry.external_hostname == service)
+        )
+    )
+
+
+def get_registry(name: str) -> Registry:
+    """The registry with this name, or NotFound."""
+    registry = db.session.scalar(sa.select(Registry).where(Registry.name == name))
+    if registry is None:
+        raise NotFound(f"no registry named {name!r}", field="name")
+    return registry
+
+
+def _check_free(name: str, hostname: str, external: str | None) -> None:
+    """Raise Conflict when the name or a hostname is already registered."""
+    if db.session.scalar(sa.select(Registry.id).where(Registry.name == name)):
+        raise Conflict(f"a registry named {name!r} exists already", field="name")
+    for host in filter(None, (hostname, external)):
+        if find_by_service(host) is not None:
+            raise Conflict(f"hostname {host!r} is already registered", field="hostname")
+
+
+def add_registry(
+    plugins,
+    name: str,
+    hostname: str,
+    *,
+    external_hostname: str | None = None,
+    use_ssl: bool = True,
+    actor: User | None = None,
+) -> Registry:
+    """Register a registry, create its public global namespace (owned by a hidden team)
+    and a personal namespace for every existing user. The caller commits."""
+    name = (name or "").strip()
+    if not name or len(name) > 128:
+        raise Invalid("registry name must be 1 to 128 characters", field="name")
+    hostname = check_hostname(hostname)
+    external_hostname = (
+        check_hostname(external_hostname, "external_hostname") if external_hostname else None
+    )
+    _check_free(name, hostname, external_hostname)
+    registry = Registry(
+        name=name, hostname=hostname, external_hostname=external_hostname, use_ssl=use_ssl
+    )
+    db.session.add(registry)
+    db.session.flush()
+    _create_global_namespace(registry)
+    for user in db.session.scalars(sa.select(User).where(User.bot.is_(False))):
+        accounts.ensure_personal_namespace(user, registry, plugins)
+    activities.record(
+        plugins, "registry.create", actor, "registry", registry.id, name, hostname=hostname
+    )
+    return registry
+
+
+def _create_global_namespace(registry: Registry) -> Namespace:
+    """The namespace for names without "/": public, owned by a hidden team (admins rule it)."""
+    team = Team(name=f"~global:{registry.id}", hidden=True)
+    db.session.add(team)
+    db.session.flush()
+    namespace = Namespace(
+        name=GLOBAL_NAMESPACE_NAME,
+        registry_id=registry.id,
+        team_id=team.id,
+        kind=NamespaceKind.GLOBAL,
+        visibility=Visibility.PUBLIC,
+        description=f"Images without a namespace on {registry.hostname}.",
+    )
+    db.session.add(namespace)
+    return namespace

@@ -1,0 +1,1 @@
+"""Test support: real registry processes, clients, certificates, images, databases."""
