@@ -71,19 +71,24 @@ def _init_extensions(app: Flask) -> None:
 def _init_plugins(app: Flask) -> None:
     """Create this app's plugin manager (built-ins first, then third-party plugins)."""
     from app.plugins.manager import PluginLoadError, build_plugin_manager
+    from app.services.tokens import TokenIssuer
 
     try:
         manager = build_plugin_manager(app.config["PLUGINS"], safe_mode=app.config["SAFE_MODE"])
-    except PluginLoadError as exc:
+        manager.hook.configure(settings=app.config["WHARFINGER"], plugins=manager)
+    except (PluginLoadError, ValueError) as exc:
         raise ConfigError("PLUGINS", ",".join(app.config["PLUGINS"]), str(exc)) from None
     app.extensions["wharfinger.plugins"] = manager
+    app.extensions["wharfinger.tokens"] = TokenIssuer(app.config, manager)
 
 
 def _register_blueprints(app: Flask) -> None:
     """Attach every area's blueprint."""
     from app.blueprints.main import bp as main_bp
+    from app.blueprints.registry import bp as registry_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(registry_bp)
 
 
 def _register_commands(app: Flask) -> None:

@@ -160,6 +160,73 @@ def registry_add(name, hostname, external_hostname, use_ssl):
     click.echo(f"registered {registry.name} at {registry.hostname}")
 
 
+@click.group("token")
+def token_group():
+    """Manage application tokens (the password for docker login, and for the API)."""
+
+
+@token_group.command("create")
+@click.argument("username")
+@click.argument("application")
+@click.option("--read-only", is_flag=True, help="The token may only pull.")
+@click.option("--expires-in", help="Lifetime such as 30d or 12h (default: no expiry).")
+@with_appcontext
+@reports_errors
+def token_create(username, application, read_only, expires_in):
+    """Create a token for USERNAME named APPLICATION and print it once."""
+    import datetime as dt
+
+    from app.config import parse_duration
+    from app.extensions import db
+    from app.models import utcnow
+    from app.services import accounts, credentials
+
+    try:
+        lifetime = parse_duration(expires_in) if expires_in else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires-in") from None
+    expires_at = utcnow() + dt.timedelta(seconds=lifetime) if lifetime else None
+    _, plain = credentials.create_application_token(
+        _plugins(),
+        accounts.get_user(username),
+        application,
+        read_only=read_only,
+        expires_at=expires_at,
+    )
+    db.session.commit()
+    click.echo(plain)
+
+
+@token_group.command("list")
+@click.argument("username")
+@with_appcontext
+@reports_errors
+def token_list(username):
+    """List USERNAME's tokens (names and dates; secrets are never stored)."""
+    from app.services import accounts, credentials
+
+    for token in credentials.list_application_tokens(accounts.get_user(username)):
+        flags = " read-only" if token.read_only else ""
+        expiry = f" expires {token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else ""
+        click.echo(f"{token.application}{flags}{expiry}")
+
+
+@token_group.command("revoke")
+@click.argument("username")
+@click.argument("application")
+@with_appcontext
+@reports_errors
+def token_revoke(username, application):
+    """Revoke USERNAME's token named APPLICATION."""
+    from app.extensions import db
+    from app.services import accounts, credentials
+
+    token = credentials.find_application_token(accounts.get_user(username), application)
+    credentials.revoke_application_token(_plugins(), token)
+    db.session.commit()
+    click.echo(f"revoked {application}")
+
+
 @click.command("serve")
 @click.option(
     "--bind", default="0.0.0.0:8443", show_default=True, help="Address:port to listen on."
@@ -202,7 +269,14 @@ def worker_command():
 
 def register_commands(app) -> None:
     """Attach every command to ``app.cli``."""
-    for command in (init_command, user_group, registry_group, serve_command, worker_command):
+    for command in (
+        init_command,
+        user_group,
+        registry_group,
+        token_group,
+        serve_command,
+        worker_command,
+    ):
         app.cli.add_command(command)
 
 

@@ -44,7 +44,7 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
-def _parse_duration(value: str) -> int:
+def parse_duration(value: str) -> int:
     """Seconds from ``900``, ``900s``, ``15m``, ``1h`` (Portus's CATALOG_CRON style)."""
     match = _DURATION.match(str(value))
     if not match:
@@ -88,6 +88,16 @@ def _parse_url(schemes: tuple[str, ...]) -> Callable[[str], str]:
         return text
 
     return parse
+
+
+_HASH_METHOD = re.compile(r"^(scrypt(:\d+:\d+:\d+)?|pbkdf2(:sha(256|512)(:\d+)?)?)$")
+
+
+def _parse_hash_method(value: str) -> str:
+    """A werkzeug password-hash method string."""
+    if not _HASH_METHOD.match(str(value)):
+        raise ValueError("scrypt, scrypt:N:r:p, pbkdf2, or pbkdf2:sha256:ITERATIONS")
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -180,7 +190,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "TOKEN_TTL",
         900,
-        _parse_duration,
+        parse_duration,
         "Lifetime of registry tokens (seconds or 15m/1h). At least 60 s; 15 min default "
         "so large pushes do not outlive their token.",
         "a duration of at least 60s",
@@ -219,9 +229,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CREDENTIAL_CACHE_TTL",
         300,
-        _parse_duration,
+        parse_duration,
         "How long a verified password is remembered (as a keyed hash) so repeated `docker` "
         "requests skip the password KDF. 0 disables the fast path.",
+    ),
+    Setting(
+        "PASSWORD_HASH_METHOD",
+        "scrypt",
+        _parse_hash_method,
+        "KDF for new password hashes, as a werkzeug method string (`scrypt`, "
+        "`scrypt:32768:8:1`, `pbkdf2:sha256:600000`). Existing hashes keep working.",
     ),
     Setting(
         "PLUGINS", (), _parse_list, "Extra plugin modules to load (comma-separated import paths)."

@@ -78,6 +78,7 @@ def app_config(database_url, signing_files, tmp_path):
         "SECRET_KEY": "test-secret-key",
         "EVENTS_SECRET": "test-events-secret",
         "FQDN": "wharfinger.test",
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",  # cheap KDF: tests create many users
         **signing_files,
     }
 

@@ -13,7 +13,11 @@ log = logging.getLogger(__name__)
 
 # Built-in plugins, as import paths. Their hooks that must run last (the default policy)
 # say so with ``trylast=True``.
-BUILTIN_PLUGINS: tuple[str, ...] = ("app.plugins.db_audit",)
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "app.plugins.db_audit",
+    "app.plugins.local_accounts",
+    "app.plugins.portus_policy",
+)
 
 
 class PluginLoadError(RuntimeError):

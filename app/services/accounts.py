@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import Namespace, Registry, Team, TeamMember, User
 from app.models.enums import NamespaceKind, Role, Visibility
 from app.models.user import new_security_stamp
-from app.services import activities, names
+from app.services import activities, credentials, names
 from app.services.errors import Conflict, Invalid, NotFound
 
 PASSWORD_MIN = 8
@@ -22,7 +23,7 @@ def hash_password(password: str) -> str:
         raise Invalid(
             f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters", field="password"
         )
-    return generate_password_hash(password)
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def password_matches(user: User, password: str) -> bool:
@@ -159,8 +160,23 @@ def set_password(plugins, user: User, password: str, actor: User | None = None) 
     refresh tokens everywhere, since every instance compares the stamp)."""
     user.password_hash = hash_password(password)
     user.security_stamp = new_security_stamp()
+    credentials.revoke_refresh_tokens(user)
     activities.record(
         plugins, "user.change_password", actor or user, "user", user.id, user.username
+    )
+    return user
+
+
+def set_enabled(plugins, user: User, enabled: bool, actor: User | None = None) -> User:
+    """Enable or disable a user. Disabling ends sessions and drops refresh tokens at once."""
+    if user.enabled == enabled:
+        return user
+    user.enabled = enabled
+    if not enabled:
+        user.security_stamp = new_security_stamp()
+        credentials.revoke_refresh_tokens(user)
+    activities.record(
+        plugins, "user.enable" if enabled else "user.disable", actor, "user", user.id, user.username
     )
     return user
 

@@ -19,3 +19,7 @@ class Conflict(ServiceError):
 
 class NotFound(ServiceError):
     """The named object does not exist."""
+
+
+class Forbidden(ServiceError):
+    """The actor may not do this."""

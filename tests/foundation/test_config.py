@@ -33,6 +33,7 @@ def test_defaults_without_any_setting():
         ("DATABASE_URL", "oracle://x", "URL starting with"),
         ("REDIS_URL", "localhost:6379", "redis://"),
         ("LOCKOUT_ATTEMPTS", "0", "at least 1"),
+        ("PASSWORD_HASH_METHOD", "md5", "scrypt"),
     ],
 )
 def test_wrong_values_name_the_setting(name, value, expected):

@@ -1,0 +1,103 @@
+"""Load the facts the authorization engine decides on, once per request.
+
+One query for the actor's team roles and one for the namespaces that the requested scopes
+touch; the engine (``app.authz``) then decides without touching the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.authz import Actor, NamespaceFacts
+from app.authz.settings import AccessSettings
+from app.extensions import db
+from app.models import GLOBAL_NAMESPACE_NAME, Namespace, Team, TeamMember, User
+from app.models.enums import Role
+from app.registry.scopes import Scope
+
+
+@dataclass(frozen=True)
+class ScopeRequest:
+    """Everything a policy plugin needs to decide one requested scope."""
+
+    actor: Actor
+    scope: Scope
+    service: str
+    registry_id: int
+    namespace: NamespaceFacts | None
+    role: Role | None
+    settings: AccessSettings
+    remote_addr: str | None = None
+
+
+def namespace_name_of(repository: str) -> str:
+    """The namespace of a repository name: its first component, or the global namespace."""
+    head, slash, _ = repository.partition("/")
+    return head if slash else GLOBAL_NAMESPACE_NAME
+
+
+def actor_for(user: User | None, read_only: bool = False) -> Actor:
+    """The engine's view of a user (None: anonymous)."""
+    if user is None:
+        return Actor(user_id=None)
+    return Actor(user.id, user.username, is_admin=user.admin, read_only=read_only)
+
+
+def team_roles(user: User | None) -> dict[int, Role]:
+    """The user's role in each of their teams (one query)."""
+    if user is None:
+        return {}
+    rows = db.session.execute(
+        sa.select(TeamMember.team_id, TeamMember.role).where(TeamMember.user_id == user.id)
+    )
+    return dict(rows.all())
+
+
+def namespace_facts(registry_id: int, names: set[str]) -> dict[str, NamespaceFacts]:
+    """Facts about the named namespaces of one registry (one query)."""
+    if not names:
+        return {}
+    rows = db.session.execute(
+        sa.select(
+            Namespace.id,
+            Namespace.name,
+            Namespace.kind,
+            Namespace.visibility,
+            Namespace.team_id,
+            Team.hidden,
+        )
+        .join(Team, Team.id == Namespace.team_id)
+        .where(Namespace.registry_id == registry_id, Namespace.name.in_(sorted(names)))
+    )
+    return {
+        row.name: NamespaceFacts(
+            row.id, row.name, row.kind, row.visibility, row.team_id, row.hidden
+        )
+        for row in rows
+    }
+
+
+def scope_requests(
+    actor: Actor,
+    user: User | None,
+    scopes: list[Scope],
+    *,
+    service: str,
+    registry_id: int,
+    settings: AccessSettings,
+    remote_addr: str | None = None,
+) -> list[ScopeRequest]:
+    """One ScopeRequest per scope, with its namespace facts and the actor's role."""
+    names = {namespace_name_of(s.name) for s in scopes if s.type == "repository"}
+    facts = namespace_facts(registry_id, names)
+    roles = team_roles(user)
+    requests = []
+    for scope in scopes:
+        namespace = facts.get(namespace_name_of(scope.name)) if scope.type == "repository" else None
+        role = roles.get(namespace.team_id) if namespace is not None else None
+        requests.append(
+            ScopeRequest(actor, scope, service, registry_id, namespace, role, settings, remote_addr)
+        )
+    return requests
