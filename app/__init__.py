@@ -42,10 +42,12 @@ def _apply_settings(app: Flask, settings: dict[str, Any]) -> None:
     for key, value in default_paths(settings["INSTANCE_PATH"]).items():
         if not settings.get(key):
             settings[key] = value
-    if not settings.get("SECRET_KEY"):
-        Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
-        settings["SECRET_KEY"] = read_or_create_secret(Path(settings["SECRET_KEY_FILE"]))
+    for name in ("SECRET_KEY", "EVENTS_SECRET"):
+        if not settings.get(name):
+            Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+            settings[name] = read_or_create_secret(Path(settings[f"{name}_FILE"]))
     settings["TOKEN_ISSUER"] = settings.get("TOKEN_ISSUER") or settings["FQDN"]
+    settings["URL"] = (settings.get("URL") or f"https://{settings['FQDN']}:8443").rstrip("/")
     url = normalise_database_url(settings["DATABASE_URL"])
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = url

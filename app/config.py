@@ -148,6 +148,14 @@ SETTINGS: tuple[Setting, ...] = (
         "WHARFINGER_TOKEN_ISSUER is set, and a SAN of the generated certificates.",
     ),
     Setting(
+        "URL",
+        None,
+        _parse_url(("https", "http")),
+        "Base URL at which clients and the registry reach Wharfinger (the token realm is "
+        "URL/v2/token, notifications go to URL/v2/webhooks/events). Default: "
+        "https://FQDN:8443.",
+    ),
+    Setting(
         "TOKEN_ISSUER",
         None,
         str,

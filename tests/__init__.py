@@ -1,0 +1,1 @@
+"""Wharfinger test suite."""
