@@ -255,6 +255,9 @@ class Podman:
         self.tls_verify = tls_verify
         self.timeout = timeout
         self.env = isolated_environment(self.root_dir / "state", self.authfile)
+        if not self.authfile.exists():  # podman refuses to run with a missing auth file
+            self.authfile.parent.mkdir(parents=True, exist_ok=True)
+            self.authfile.write_text('{"auths": {}}')
         self.runroot, self._owns_runroot = _short_runroot(Path(runroot or self.root_dir / "run"))
 
     def close(self) -> None:
