@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _apply_settings(app, settings)
     _init_extensions(app)
     _init_plugins(app)
+    _init_jobs(app)
     _register_blueprints(app)
     _register_commands(app)
     return app
@@ -82,6 +83,13 @@ def _init_plugins(app: Flask) -> None:
         raise ConfigError("PLUGINS", ",".join(app.config["PLUGINS"]), str(exc)) from None
     app.extensions["wharfinger.plugins"] = manager
     app.extensions["wharfinger.tokens"] = TokenIssuer(app.config, manager)
+
+
+def _init_jobs(app: Flask) -> None:
+    """The job runner: RQ when Redis is configured, a thread of this process otherwise."""
+    from app.jobs.runner import build_runner
+
+    app.extensions["wharfinger.jobs"] = build_runner(app)
 
 
 def _register_blueprints(app: Flask) -> None:

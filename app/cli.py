@@ -258,13 +258,44 @@ def serve_command(bind, workers, threads, plain_http):
 
 
 @click.command("worker")
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
 @with_appcontext
 @reports_errors
-def worker_command():
-    """Run the RQ worker (needs WHARFINGER_REDIS_URL)."""
+def worker_command(burst):
+    """Run the RQ worker and the periodic schedule (needs WHARFINGER_REDIS_URL)."""
     from worker import run_worker
 
-    run_worker(current_app)
+    run_worker(current_app, burst=burst)
+
+
+@click.command("sync")
+@click.option("--registry", "registry_name", help="Only this registry (by name).")
+@click.option(
+    "--strategy",
+    type=click.Choice(["update", "update-delete"]),
+    help="Override WHARFINGER_SYNC_STRATEGY for this pass.",
+)
+@with_appcontext
+@reports_errors
+def sync_command(registry_name, strategy):
+    """Run one catalog reconciliation pass in the foreground and print what changed."""
+    from app.jobs import tasks
+
+    reports = tasks.reconcile(strategy=strategy or "update", registry_name=registry_name)
+    if not reports:
+        raise click.ClickException("nothing ran: no such registry, or a pass is running")
+    for report in reports:
+        state = "complete" if report.complete else "INCOMPLETE (nothing deleted)"
+        click.echo(
+            f"{report.registry}: {report.repositories} repositories, {report.tags} tags, "
+            f"{report.created_tags} tags created, {report.updated_tags} updated, "
+            f"{report.removed_tags} removed, {report.requests} requests, "
+            f"{report.seconds:.1f} s, {state}"
+        )
+        for problem in report.problems:
+            click.echo(f"  problem: {problem}", err=True)
+    if any(not report.complete for report in reports):
+        sys.exit(EXIT_ERROR)
 
 
 def register_commands(app) -> None:
@@ -276,6 +307,7 @@ def register_commands(app) -> None:
         token_group,
         serve_command,
         worker_command,
+        sync_command,
     ):
         app.cli.add_command(command)
 

@@ -249,6 +249,29 @@ SETTINGS: tuple[Setting, ...] = (
         "`scrypt:32768:8:1`, `pbkdf2:sha256:600000`). Existing hashes keep working.",
     ),
     Setting(
+        "SYNC_STRATEGY",
+        "update",
+        _parse_choice(("initial", "on-start", "update", "update-delete", "off")),
+        "Catalog reconciliation: `update` (periodic, adds and updates), `update-delete` "
+        "(periodic, also removes what the registry no longer has, never after a partial "
+        "read), `on-start` (one update-delete pass at start), `initial` (one pass while the "
+        "database has no repositories), `off`.",
+    ),
+    Setting(
+        "SYNC_INTERVAL",
+        600,
+        parse_duration,
+        "Time between reconciliation passes (`10s`, `5m`; Portus's CATALOG_CRON).",
+        "a duration such as 10s or 5m",
+    ),
+    Setting(
+        "REGISTRY_CA_BUNDLE",
+        None,
+        str,
+        "PEM bundle of CAs trusted when Wharfinger talks to registries (catalog, manifests). "
+        "Default: the system's CAs. Set it for a registry with a self-signed certificate.",
+    ),
+    Setting(
         "PLUGINS", (), _parse_list, "Extra plugin modules to load (comma-separated import paths)."
     ),
     Setting(

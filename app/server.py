@@ -22,10 +22,14 @@ class WharfingerServer(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
-        """Create the WSGI app (called in the master before forking, with preload off)."""
+        """Create the WSGI app in each worker (preload is off) and start its background
+        jobs there: threads do not survive a fork."""
         from app import create_app
+        from app.jobs.schedule import start_background
 
-        return create_app(self.app_config)
+        app = create_app(self.app_config)
+        start_background(app)
+        return app
 
 
 def default_workers() -> int:

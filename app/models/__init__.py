@@ -3,6 +3,7 @@
 from app.models.activity import Activity
 from app.models.base import Base, utcnow
 from app.models.event import RegistryEvent
+from app.models.lock import JobLease
 from app.models.namespace import GLOBAL_NAMESPACE_NAME, Namespace
 from app.models.registry import Registry
 from app.models.repository import Repository, Star, Tag
@@ -15,6 +16,7 @@ __all__ = [
     "Activity",
     "ApplicationToken",
     "Base",
+    "JobLease",
     "Namespace",
     "RefreshToken",
     "Registry",

@@ -43,6 +43,7 @@ class EventStatus(enum.StrEnum):
     """Lifecycle of a stored registry notification."""
 
     FRESH = "fresh"
+    PROCESSING = "processing"
     DONE = "done"
     IGNORED = "ignored"
     FAILED = "failed"

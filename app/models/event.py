@@ -30,4 +30,5 @@ class RegistryEvent(Base):
     status: Mapped[EventStatus] = mapped_column(str_enum(EventStatus), default=EventStatus.FRESH)
     reason: Mapped[str | None] = mapped_column(sa.Text)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import User, utcnow
+from app.services import activities
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def _check_not_locked(user: User, now: dt.datetime) -> None:
 
 
 def record_failure(user: User, policy: LockoutPolicy, now: dt.datetime) -> None:
-    """Count a failure atomically; the N-th failure in a row locks the account.
+    """Count a failure atomically (and commit it with its audit record); the N-th failure
+    in a row locks the account.
 
     ``ordered_values`` puts locked_until first: MariaDB evaluates SET clauses left to
     right with already-updated values, PostgreSQL and SQLite with the old ones.
@@ -106,6 +108,15 @@ def authenticate(
     )
     if not isinstance(answer, Identity):
         if user is not None:
+            activities.record(
+                plugins,
+                "user.login_failed",
+                user,
+                "user",
+                user.id,
+                username,
+                remote_addr=remote_addr,
+            )
             record_failure(user, policy, now)
         raise AuthenticationFailed(INVALID_CREDENTIALS)
     if not answer.user.enabled:

@@ -19,7 +19,7 @@ from app.models import Registry, utcnow
 from app.registry import jwt
 from app.registry.keys import KeyMaterialError
 from app.registry.scopes import Scope, ScopeError, parse_scopes
-from app.services import credentials, registries
+from app.services import activities, credentials, registries
 from app.services.access import ScopeRequest, actor_for, scope_requests
 from app.services.authentication import (
     AuthenticationFailed,
@@ -27,6 +27,7 @@ from app.services.authentication import (
     LockoutPolicy,
     authenticate,
 )
+from app.services.system import SYSTEM_SUBJECT, SYSTEM_TOKEN_TTL
 
 REPOSITORY_RIGHTS = frozenset({"pull", "push", "delete"})
 WILDCARD = "*"
@@ -178,6 +179,18 @@ class TokenIssuer:
         ]
         grant = self._sign(request.service, user, scopes, decided)
         refresh = self._refresh_token(request, identity)
+        if identity is not None and not scopes:  # docker/skopeo/podman login asks no scope
+            activities.record(
+                self.plugins,
+                "user.login",
+                user,
+                "user",
+                user.id,
+                user.username,
+                method=identity.method,
+                service=request.service,
+                remote_addr=request.remote_addr,
+            )
         db.session.commit()
         return TokenGrant(
             grant[0],
@@ -270,6 +283,19 @@ class TokenIssuer:
             now=int(now.timestamp()),
         )
         return self.signer.sign(claims), now
+
+    def system_token(self, service: str, scopes: list[str]) -> str:
+        """A short-lived token for Wharfinger's own registry calls, granting exactly the
+        given scopes (Wharfinger is the issuer: no stored password, no hidden admin user)."""
+        access = [jwt.access_entry(s, s.actions) for s in parse_scopes(scopes)]
+        claims = jwt.build_claims(
+            issuer=self.issuer,
+            subject=SYSTEM_SUBJECT,
+            audience=service,
+            access=access,
+            ttl_seconds=SYSTEM_TOKEN_TTL,
+        )
+        return self.signer.sign(claims)
 
     @staticmethod
     def _refresh_token(request: TokenRequest, identity: Identity | None) -> str | None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db
-from app.models import ApplicationToken, User, utcnow
+from app.models import Activity, ApplicationToken, User, utcnow
 from app.services import accounts, credentials
 from app.services.errors import Conflict, Forbidden
 from tests.factories import PASSWORD, make_user
@@ -208,3 +208,17 @@ def test_service_matches_external_hostname(client, plugins, reader):
     assert response.status_code == 200
     assert reader.claims(response.get_json()["token"])["aud"] == "registry.example.com"
     assert SERVICE not in response.get_data(as_text=True)
+
+
+def test_logins_and_failed_logins_are_recorded(client, world):
+    assert get_token(client, user="viewer").status_code == 200
+    get_token(client, user="viewer", password="wrong password")
+    get_token(client, user="viewer", scopes=["repository:team-public/x:pull"])  # not a login
+    keys = list(
+        db.session.scalars(
+            sa.select(Activity.key)
+            .where(Activity.target_type == "user", Activity.key.like("user.login%"))
+            .order_by(Activity.id)
+        )
+    )
+    assert keys == ["user.login", "user.login_failed"]

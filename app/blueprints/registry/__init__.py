@@ -1,18 +1,35 @@
-"""The registry-facing endpoints: ``/v2/token`` (token auth spec, GET and POST)."""
+"""The registry-facing endpoints: ``/v2/token`` (token auth spec, GET and POST) and
+``/v2/webhooks/events`` (the registry's notifications)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+import hmac
+import logging
 
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import DBAPIError
+
+from app.extensions import db
+from app.jobs import tasks
+from app.registry import events as notification_protocol
 from app.registry import jwt
 from app.registry.scopes import format_scopes
+from app.services import events as event_service
 from app.services.tokens import TokenError, TokenRequest, UnsupportedGrant
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("registry", __name__)
 
 MAX_TOKEN_REQUEST_BYTES = 64 * 1024
 BASIC_REALM = 'Basic realm="Wharfinger", charset="UTF-8"'
-ERROR_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 503: "UNAVAILABLE"}
+ERROR_CODES = {
+    400: "INVALID_REQUEST",
+    401: "UNAUTHORIZED",
+    413: "TOO_LARGE",
+    415: "UNSUPPORTED",
+    503: "UNAVAILABLE",
+}
 TRUE_VALUES = {"true", "1", "yes"}
 
 
@@ -108,3 +125,58 @@ def token():
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
+
+
+EVENT_CONTENT_TYPES = (
+    "application/vnd.docker.distribution.events.v1+json",
+    "application/vnd.docker.distribution.events.v2+json",
+    "application/json",
+)
+MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
+
+
+def _message(status: int, message: str):
+    """A small JSON error for the notification endpoint."""
+    response = jsonify(errors=[{"code": ERROR_CODES.get(status, "ERROR"), "message": message}])
+    response.status_code = status
+    return response
+
+
+def _events_secret_ok() -> bool:
+    """The registry's configured ``Authorization: Bearer <secret>``, compared in constant time."""
+    expected = "Bearer " + current_app.config["EVENTS_SECRET"]
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+@bp.post("/v2/webhooks/events")
+def webhook_events():
+    """Receive registry notifications: store durably, answer at once, apply in a job.
+
+    401 without the shared secret (Portus accepted anyone); 400 for a malformed envelope;
+    503 when the database cannot store the events, so the registry retries the same ids.
+    """
+    if not _events_secret_ok():
+        return _message(401, "missing or wrong notification secret (WHARFINGER_EVENTS_SECRET)")
+    content_type = (request.mimetype or "").lower()
+    if content_type not in EVENT_CONTENT_TYPES:
+        return _message(
+            415,
+            f"unsupported content type {content_type!r}: expected "
+            + " or ".join(EVENT_CONTENT_TYPES),
+        )
+    if (request.content_length or 0) > MAX_ENVELOPE_BYTES:
+        return _message(413, "notification envelope too large")
+    try:
+        notifications = notification_protocol.parse_envelope(request.get_data())
+    except notification_protocol.EnvelopeError as exc:
+        return _message(400, str(exc))
+    try:
+        stored = event_service.store(notifications)
+    except DBAPIError:
+        db.session.rollback()
+        log.exception("cannot store registry notifications; answering 503 so the registry retries")
+        return _message(503, "cannot store the events right now; retry")
+    if stored:
+        current_app.extensions["wharfinger.jobs"].enqueue(tasks.apply_events, stored)
+    return jsonify(accepted=len(notifications), stored=len(stored)), 202

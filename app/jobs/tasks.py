@@ -1,0 +1,116 @@
+"""Job functions. Each runs inside an app context and cleans its database session up.
+
+Under ``wharfinger worker`` the app exists already; under a bare ``rq worker`` the first
+job creates it with the factory (never at import).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+
+from app.extensions import db
+from app.jobs.locks import exclusive
+from app.models import Registry
+from app.services import catalog, events
+
+log = logging.getLogger(__name__)
+
+RECONCILE_LOCK_SECONDS = 3600
+_fallback_app = None
+
+
+def _app():
+    """The app for a job running outside any app context (a plain ``rq worker``)."""
+    global _fallback_app
+    if _fallback_app is None:
+        from app import create_app
+
+        _fallback_app = create_app()
+    return _fallback_app
+
+
+def job(func):
+    """Run the job in an app context and always release its database session."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if not has_app_context():
+            with _app().app_context():
+                return wrapper(*args, **kwargs)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            db.session.remove()
+
+    return wrapper
+
+
+def _plugins():
+    """The plugin manager of the app this job runs in."""
+    return current_app.extensions["wharfinger.plugins"]
+
+
+def _redis():
+    """The Redis connection when jobs run on RQ (for the reconciliation lock), else None."""
+    runner = current_app.extensions["wharfinger.jobs"]
+    return getattr(runner, "connection", None)
+
+
+@job
+def apply_events(row_ids: list[int]) -> int:
+    """Apply stored registry events (each exactly once); returns how many this job applied."""
+    from app.services.registry_access import ManifestFetcher
+
+    manifests, plugins = ManifestFetcher.for_app(current_app), _plugins()
+    try:
+        return sum(events.apply_event(i, plugins, manifests) is not None for i in row_ids)
+    finally:
+        manifests.close()
+
+
+@job
+def sweep_events() -> int:
+    """Apply events left fresh (a crash, a lost job) or stuck mid-processing."""
+    ids = events.pending_ids()
+    return apply_events(ids) if ids else 0
+
+
+@job
+def reconcile(
+    at_start: bool = False, strategy: str | None = None, registry_name: str | None = None
+) -> list[catalog.ReconcileReport]:
+    """One reconciliation pass over every registry (or one), never two passes at once."""
+    strategy = strategy or current_app.config["SYNC_STRATEGY"]
+    with exclusive("reconcile", RECONCILE_LOCK_SECONDS, _redis()) as held:
+        if not held:
+            log.info("[catalog] another reconciliation pass is running; this one is skipped")
+            return []
+        return [
+            _reconcile_one(registry, strategy, at_start)
+            for registry in _registries(registry_name)
+            if catalog.should_run(strategy, registry, at_start=at_start)
+        ]
+
+
+def _registries(name: str | None) -> list[Registry]:
+    """All registries, or the one named."""
+    query = sa.select(Registry).order_by(Registry.id)
+    if name:
+        query = query.where(Registry.name == name)
+    return list(db.session.scalars(query))
+
+
+def _reconcile_one(registry: Registry, strategy: str, at_start: bool) -> catalog.ReconcileReport:
+    """A pass over one registry with a client authenticating as Wharfinger itself."""
+    from app.services.registry_access import client_for
+
+    with client_for(
+        registry, current_app.config, current_app.extensions["wharfinger.tokens"]
+    ) as client:
+        return catalog.reconcile_registry(
+            registry, client, _plugins(), "update-delete" if strategy == "on-start" else strategy
+        )

@@ -1,0 +1,307 @@
+"""Registry notifications: store durably (de-duplicated), then apply exactly once.
+
+``store`` runs inside the webhook request and only inserts rows; ``apply_event`` runs as a
+job. A row is claimed with a conditional UPDATE (fresh → processing) so a redelivery, the
+periodic sweep and the webhook's own job can never apply the same event twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import Namespace, RegistryEvent, Repository, Tag, User, utcnow
+from app.models.enums import EventStatus
+from app.registry import events as protocol
+from app.services import activities, registries
+from app.services.access import namespace_name_of
+from app.services.system import SYSTEM_SUBJECT
+
+log = logging.getLogger(__name__)
+
+# A row still "processing" after this long belongs to a job that died; the sweep retries it.
+STALE_PROCESSING = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How applying an event ended: DONE, IGNORED or FAILED with a reason for admins."""
+
+    status: EventStatus
+    reason: str | None = None
+
+
+def store(notifications) -> list[int]:
+    """Insert the events worth keeping; returns the row ids of the new ones.
+
+    Duplicates (the registry redelivers the same id until it gets a 2xx) are skipped.
+    Raises the database's error when it is down, so the endpoint can answer 503.
+    """
+    wanted = [n for n in notifications if n.kind != protocol.EventKind.IGNORED]
+    if not wanted:
+        return []
+    known = set(
+        db.session.scalars(
+            sa.select(RegistryEvent.event_id).where(
+                RegistryEvent.event_id.in_([n.id for n in wanted])
+            )
+        )
+    )
+    rows = [_row(n) for n in wanted if n.id not in known]
+    try:
+        db.session.add_all(rows)
+        db.session.commit()
+    except IntegrityError:  # a concurrent delivery of the same id won the race
+        db.session.rollback()
+        return _store_one_by_one(wanted)
+    return [row.id for row in rows]
+
+
+def _store_one_by_one(notifications) -> list[int]:
+    """Slow path after a race: insert each event alone, skipping duplicates."""
+    ids = []
+    for notification in notifications:
+        row = _row(notification)
+        try:
+            db.session.add(row)
+            db.session.commit()
+            ids.append(row.id)
+        except IntegrityError:
+            db.session.rollback()
+    return ids
+
+
+def _row(n) -> RegistryEvent:
+    """The database row for one parsed notification."""
+    return RegistryEvent(
+        event_id=n.id,
+        action=n.action,
+        repository=n.repository or "",
+        tag=n.tag,
+        digest=n.digest,
+        media_type=n.media_type,
+        actor_name=n.actor,
+        request_host=n.request_host,
+        payload=n.raw,
+        status=EventStatus.FRESH,
+    )
+
+
+def claim(row_id: int) -> RegistryEvent | None:
+    """Take a fresh event for processing; None when another worker already has it."""
+    result = db.session.execute(
+        sa.update(RegistryEvent)
+        .where(RegistryEvent.id == row_id, RegistryEvent.status == EventStatus.FRESH)
+        .values(status=EventStatus.PROCESSING, claimed_at=utcnow())
+    )
+    db.session.commit()
+    return db.session.get(RegistryEvent, row_id) if result.rowcount == 1 else None
+
+
+def apply_event(row_id: int, plugins, manifests) -> Outcome | None:
+    """Claim and apply one stored event; the outcome is written to the row.
+
+    ``manifests`` fetches manifest details from the registry (``ManifestFetcher``).
+    """
+    row = claim(row_id)
+    if row is None:
+        return None
+    try:
+        outcome = _apply(protocol.parse_event(row.payload), plugins, manifests)
+    except Exception as exc:  # keep the event and say why; never lose it
+        log.exception("applying registry event %s failed", row.event_id)
+        db.session.rollback()
+        row = db.session.get(RegistryEvent, row_id)
+        outcome = Outcome(EventStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+    row.status, row.reason, row.processed_at = outcome.status, outcome.reason, utcnow()
+    db.session.commit()
+    return outcome
+
+
+def pending_ids(limit: int = 500) -> list[int]:
+    """Fresh events, and events stuck in processing, oldest first (the periodic sweep)."""
+    stale = utcnow() - STALE_PROCESSING
+    db.session.execute(
+        sa.update(RegistryEvent)
+        .where(RegistryEvent.status == EventStatus.PROCESSING, RegistryEvent.claimed_at < stale)
+        .values(status=EventStatus.FRESH)
+    )
+    db.session.commit()
+    return list(
+        db.session.scalars(
+            sa.select(RegistryEvent.id)
+            .where(RegistryEvent.status == EventStatus.FRESH)
+            .order_by(RegistryEvent.id)
+            .limit(limit)
+        )
+    )
+
+
+def _apply(n, plugins, manifests) -> Outcome:
+    """Route one event to its handler after the checks every handler needs."""
+    handler = HANDLERS.get(n.kind)
+    if handler is None:
+        return Outcome(EventStatus.IGNORED, f"not used ({n.kind})")
+    if n.actor == SYSTEM_SUBJECT:
+        return Outcome(EventStatus.IGNORED, "caused by Wharfinger itself")
+    registry = registries.find_by_service(n.request_host or "")
+    if registry is None:
+        return Outcome(
+            EventStatus.FAILED,
+            f"unknown registry host {n.request_host!r}: register the registry with "
+            "this hostname or external hostname",
+        )
+    namespace = db.session.scalar(
+        sa.select(Namespace).where(
+            Namespace.registry_id == registry.id, Namespace.name == namespace_name_of(n.repository)
+        )
+    )
+    if namespace is None:
+        return Outcome(
+            EventStatus.FAILED,
+            f"namespace {namespace_name_of(n.repository)!r} does not exist on "
+            f"{registry.hostname}; create it (reconciliation will pick the image up)",
+        )
+    return handler(n, namespace, registry, plugins, manifests)
+
+
+def repository_path(namespace: Namespace, repository_name: str) -> str:
+    """The repository's name inside its namespace (``etcd`` of ``microbox/etcd``)."""
+    if namespace.kind.value == "global":
+        return repository_name
+    return repository_name.split("/", 1)[1]
+
+
+def full_name(namespace: Namespace, repository: Repository) -> str:
+    """``namespace/name``, or just ``name`` in the global namespace."""
+    return (
+        repository.name
+        if namespace.kind.value == "global"
+        else f"{namespace.name}/{repository.name}"
+    )
+
+
+def find_repository(namespace: Namespace, name: str) -> Repository | None:
+    """The repository of this namespace with this name."""
+    return db.session.scalar(
+        sa.select(Repository).where(
+            Repository.namespace_id == namespace.id, Repository.name == name
+        )
+    )
+
+
+def _user(name: str | None) -> User | None:
+    """The user an event's actor names, if they exist."""
+    if not name:
+        return None
+    return db.session.scalar(sa.select(User).where(User.username == name))
+
+
+def _record(plugins, key, n, namespace, repository, tag_name, **parameters):
+    """An activity on a repository, attributed to the event's actor."""
+    name = (
+        f"{full_name(namespace, repository)}:{tag_name}"
+        if tag_name
+        else full_name(namespace, repository)
+    )
+    activities.record(
+        plugins,
+        key,
+        _user(n.actor),
+        "repository",
+        repository.id,
+        name,
+        actor_name=n.actor or "",
+        team_id=namespace.team_id,
+        namespace_id=namespace.id,
+        tag=tag_name,
+        **parameters,
+    )
+
+
+def _apply_tag_push(n, namespace, registry, plugins, manifests) -> Outcome:
+    """Create or move a tag; details (size, platforms) come from the manifest itself."""
+    name = repository_path(namespace, n.repository)
+    repository = find_repository(namespace, name)
+    if repository is None:
+        repository = Repository(namespace_id=namespace.id, name=name)
+        db.session.add(repository)
+        db.session.flush()
+    tag = db.session.scalar(
+        sa.select(Tag).where(Tag.repository_id == repository.id, Tag.name == n.tag)
+    )
+    if tag is not None and tag.digest == n.digest:
+        return Outcome(EventStatus.IGNORED, "tag already points at this digest")
+    details = manifests.describe(registry, n.repository, n.digest, n.media_type)
+    author = _user(n.actor)
+    if tag is None:
+        tag = Tag(repository_id=repository.id, name=n.tag)
+    tag.digest, tag.media_type = n.digest, details.media_type or n.media_type
+    tag.size, tag.platforms = details.size, details.platforms or None
+    tag.author_id, tag.author_name = (author.id if author else None), n.actor
+    tag.pushed_at = n.timestamp or utcnow()
+    db.session.add(tag)
+    _record(plugins, "repository.push", n, namespace, repository, n.tag, digest=n.digest)
+    return Outcome(EventStatus.DONE)
+
+
+def _delete_tags(tags, n, namespace, repository, plugins) -> None:
+    """Delete tags, recording one activity each (history survives the rows)."""
+    for tag in tags:
+        _record(plugins, "repository.delete", n, namespace, repository, tag.name, digest=tag.digest)
+        db.session.delete(tag)
+
+
+def _apply_manifest_delete(n, namespace, registry, plugins, manifests) -> Outcome:
+    """A manifest was deleted: every tag on that digest is gone."""
+    repository = find_repository(namespace, repository_path(namespace, n.repository))
+    if repository is None:
+        return Outcome(EventStatus.IGNORED, "repository not known")
+    tags = list(
+        db.session.scalars(
+            sa.select(Tag).where(Tag.repository_id == repository.id, Tag.digest == n.digest)
+        )
+    )
+    _delete_tags(tags, n, namespace, repository, plugins)
+    return Outcome(
+        EventStatus.DONE if tags else EventStatus.IGNORED,
+        None if tags else "no tag had this digest",
+    )
+
+
+def _apply_tag_delete(n, namespace, registry, plugins, manifests) -> Outcome:
+    """The registry's per-tag delete event (follows a manifest delete)."""
+    repository = find_repository(namespace, repository_path(namespace, n.repository))
+    tag = repository and db.session.scalar(
+        sa.select(Tag).where(Tag.repository_id == repository.id, Tag.name == n.tag)
+    )
+    if not tag:
+        return Outcome(EventStatus.IGNORED, "tag already gone")
+    _delete_tags([tag], n, namespace, repository, plugins)
+    return Outcome(EventStatus.DONE)
+
+
+def _apply_manifest_pull(n, namespace, registry, plugins, manifests) -> Outcome:
+    """A GET of a manifest: remember when its tags were last pulled."""
+    repository = find_repository(namespace, repository_path(namespace, n.repository))
+    if repository is None:
+        return Outcome(EventStatus.IGNORED, "repository not known")
+    condition = Tag.name == n.tag if n.tag else Tag.digest == n.digest
+    when = n.timestamp or utcnow()
+    db.session.execute(
+        sa.update(Tag).where(Tag.repository_id == repository.id, condition).values(pulled_at=when)
+    )
+    return Outcome(EventStatus.DONE)
+
+
+HANDLERS = {
+    protocol.EventKind.TAG_PUSH: _apply_tag_push,
+    protocol.EventKind.MANIFEST_DELETE: _apply_manifest_delete,
+    protocol.EventKind.TAG_DELETE: _apply_tag_delete,
+    protocol.EventKind.MANIFEST_PULL: _apply_manifest_pull,
+}

@@ -1,0 +1,1 @@
+"""Tests: registry notifications, activities, reconciliation."""
