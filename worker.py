@@ -30,7 +30,11 @@ def run_cron(connection, config, stop: threading.Event) -> None:
     scheduler = CronScheduler(connection=connection, name="wharfinger")
     for periodic in periodic_jobs(config):
         scheduler.register(
-            periodic.func, QUEUE_NAME, interval=periodic.interval, name=periodic.name
+            periodic.func,
+            QUEUE_NAME,
+            kwargs=periodic.kwargs,
+            interval=periodic.interval,
+            name=periodic.name,
         )
     while not stop.is_set():
         scheduler.enqueue_jobs()

@@ -19,7 +19,8 @@ def target_metadata():
 def render_item(type_, obj, autogen_context):
     """Render our TypeDecorators as their plain SQL types so migrations need no app imports."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
-        return "sa.DateTime()"
+        autogen_context.imports.add("from sqlalchemy.dialects import mysql")
+        return 'sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")'
     if type_ == "type" and isinstance(obj, IntEnumType):
         return "sa.SmallInteger()"
     return False

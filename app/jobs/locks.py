@@ -36,3 +36,17 @@ def exclusive(name: str, ttl_seconds: int, redis_connection=None) -> Iterator[bo
     finally:
         if acquired:
             leases.release(name, holder)
+
+
+def claim_interval_slot(name: str, interval_seconds: int, redis_connection=None) -> bool:
+    """True for the first caller in the current interval, False for the others.
+
+    Every worker's cron and every web process's timer enqueue the periodic jobs; the slot
+    makes one of them run per interval. It is never released: it simply expires.
+    """
+    seconds = max(1, interval_seconds - 1)
+    if redis_connection is not None:
+        return bool(
+            redis_connection.set(f"wharfinger:slot:{name}", holder_id(), nx=True, ex=seconds)
+        )
+    return leases.acquire(f"slot:{name}", holder_id(), seconds)

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.jobs import tasks
 
@@ -22,18 +22,21 @@ EVENT_SWEEP_SECONDS = 30
 
 @dataclass(frozen=True)
 class Periodic:
-    """A job run every ``interval`` seconds."""
+    """A job run every ``interval`` seconds, with keyword arguments."""
 
     name: str
     func: Callable
     interval: int
+    kwargs: dict = field(default_factory=dict)
 
 
 def periodic_jobs(config) -> list[Periodic]:
     """What runs periodically under this configuration."""
     jobs = [Periodic("sweep-events", tasks.sweep_events, EVENT_SWEEP_SECONDS)]
     if config["SYNC_STRATEGY"] in ("update", "update-delete"):
-        jobs.append(Periodic("reconcile", tasks.reconcile, int(config["SYNC_INTERVAL"])))
+        jobs.append(
+            Periodic("reconcile", tasks.reconcile, int(config["SYNC_INTERVAL"]), {"periodic": True})
+        )
     return jobs
 
 
@@ -60,7 +63,7 @@ class InProcessScheduler:
         now, due = self.clock(), []
         for job in self.jobs:
             if now >= self.next_run[job.name]:
-                self.runner.enqueue(job.func)
+                self.runner.enqueue(job.func, **job.kwargs)
                 self.next_run[job.name] = now + job.interval
                 due.append(job.name)
         return due

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 
 from app.extensions import db
-from app.jobs.locks import exclusive
+from app.jobs.locks import claim_interval_slot, exclusive
 from app.models import Registry
 from app.services import catalog, events
 
@@ -81,10 +81,21 @@ def sweep_events() -> int:
 
 @job
 def reconcile(
-    at_start: bool = False, strategy: str | None = None, registry_name: str | None = None
+    at_start: bool = False,
+    strategy: str | None = None,
+    registry_name: str | None = None,
+    periodic: bool = False,
 ) -> list[catalog.ReconcileReport]:
-    """One reconciliation pass over every registry (or one), never two passes at once."""
+    """One reconciliation pass over every registry (or one), never two passes at once.
+
+    ``periodic`` passes (from the schedule) run once per interval however many workers or
+    web processes enqueue them: each first claims that interval's slot.
+    """
     strategy = strategy or current_app.config["SYNC_STRATEGY"]
+    interval = int(current_app.config["SYNC_INTERVAL"])
+    if periodic and not claim_interval_slot("reconcile", interval, _redis()):
+        log.debug("[catalog] this interval's pass already ran in another process")
+        return []
     with exclusive("reconcile", RECONCILE_LOCK_SECONDS, _redis()) as held:
         if not held:
             log.info("[catalog] another reconciliation pass is running; this one is skipped")

@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names so migrations are identical on SQLite, MariaDB and PostgreSQL.
@@ -34,6 +35,12 @@ class UTCDateTime(sa.types.TypeDecorator):
 
     impl = sa.DateTime
     cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        """Microsecond precision on MariaDB/MySQL too."""
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
 
     def process_bind_param(self, value, dialect):
         """Normalise to naive UTC before writing."""

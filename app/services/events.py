@@ -39,10 +39,15 @@ class Outcome:
 def store(notifications) -> list[int]:
     """Insert the events worth keeping; returns the row ids of the new ones.
 
-    Duplicates (the registry redelivers the same id until it gets a 2xx) are skipped.
+    Duplicates (the registry redelivers the same id until it gets a 2xx) are skipped, and
+    so are events Wharfinger's own reads caused (reconciliation, manifest details).
     Raises the database's error when it is down, so the endpoint can answer 503.
     """
-    wanted = [n for n in notifications if n.kind != protocol.EventKind.IGNORED]
+    wanted = [
+        n
+        for n in notifications
+        if n.kind != protocol.EventKind.IGNORED and n.actor != SYSTEM_SUBJECT
+    ]
     if not wanted:
         return []
     known = set(
@@ -236,7 +241,7 @@ def _apply_tag_push(n, namespace, registry, plugins, manifests) -> Outcome:
         sa.select(Tag).where(Tag.repository_id == repository.id, Tag.name == n.tag)
     )
     if tag is not None and tag.digest == n.digest:
-        return Outcome(EventStatus.IGNORED, "tag already points at this digest")
+        return _fill_in_author(tag, n)
     details = manifests.describe(registry, n.repository, n.digest, n.media_type)
     author = _user(n.actor)
     if tag is None:
@@ -248,6 +253,15 @@ def _apply_tag_push(n, namespace, registry, plugins, manifests) -> Outcome:
     db.session.add(tag)
     _record(plugins, "repository.push", n, namespace, repository, n.tag, digest=n.digest)
     return Outcome(EventStatus.DONE)
+
+
+def _fill_in_author(tag: Tag, n) -> Outcome:
+    """The tag is known (reconciliation saw it first): only name its pusher if unknown."""
+    if tag.author_name or not n.actor:
+        return Outcome(EventStatus.IGNORED, "tag already points at this digest")
+    author = _user(n.actor)
+    tag.author_id, tag.author_name = (author.id if author else None), n.actor
+    return Outcome(EventStatus.DONE, "author recorded for a tag found by reconciliation")
 
 
 def _delete_tags(tags, n, namespace, repository, plugins) -> None:

@@ -7,6 +7,12 @@ Create Date: 2026-11-28 00:46:47.620267
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+
+def utc_datetime():
+    """DATETIME with microseconds on every database (MariaDB's plain DATETIME drops them)."""
+    return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 # revision identifiers, used by Alembic.
@@ -21,11 +27,11 @@ def upgrade():
     op.create_table('job_leases',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('holder', sa.String(length=128), nullable=True),
-    sa.Column('expires_at', sa.DateTime(), nullable=True),
+    sa.Column('expires_at', utc_datetime(), nullable=True),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_job_leases'))
     )
     with op.batch_alter_table('registry_events', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('claimed_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('claimed_at', utc_datetime(), nullable=True))
 
     # ### end Alembic commands ###
 

@@ -101,9 +101,18 @@ def test_unknown_namespace_and_host_are_kept_with_a_reason(app, plugins, seed):
     assert len(failed) == 2 and all(row.reason for row in failed)
 
 
-def test_events_caused_by_wharfinger_itself_are_ignored(app, plugins, seed):
-    [outcome] = store_and_apply(plugins, event("pull", actor=SYSTEM_SUBJECT))
-    assert outcome.status == EventStatus.IGNORED
+def test_events_caused_by_wharfinger_itself_are_not_stored(app, plugins, seed):
+    assert events.store(parse_envelope(envelope(event("pull", actor=SYSTEM_SUBJECT)))) == []
+
+
+def test_late_push_event_names_the_author_of_a_reconciled_tag(app, plugins, seed):
+    store_and_apply(plugins, event())
+    tag = _tags()["2.1.1"]
+    tag.author_id, tag.author_name = None, None  # as if reconciliation found it first
+    db.session.commit()
+    [outcome] = store_and_apply(plugins, event())
+    assert outcome.status == EventStatus.DONE
+    assert (_tags()["2.1.1"].author_name, _tags()["2.1.1"].author_id) == ("gggg", seed["user"].id)
 
 
 def test_push_by_unknown_actor_keeps_the_name(app, plugins, seed):
