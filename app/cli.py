@@ -160,6 +160,45 @@ def registry_add(name, hostname, external_hostname, use_ssl):
     click.echo(f"registered {registry.name} at {registry.hostname}")
 
 
+@registry_group.command("config")
+@click.argument("name", required=False)
+@click.option("--listen", help="http.addr of the registry (default: :PORT of its hostname).")
+@click.option(
+    "--storage",
+    default="/var/lib/docker-registry",
+    show_default=True,
+    help="Filesystem storage root of the registry.",
+)
+@click.option("--tls-cert", help="Registry TLS certificate (default: WHARFINGER_TLS_CERT).")
+@click.option("--tls-key", help="Registry TLS key (default: WHARFINGER_TLS_KEY).")
+@with_appcontext
+@reports_errors
+def registry_config(name, listen, storage, tls_cert, tls_key):
+    """Print a registry config.yml wired to this Wharfinger, and the client trust steps.
+
+    The YAML goes to standard output (redirect it to config.yml), the instructions to
+    standard error. NAME may be left out when only one registry is registered.
+    """
+    from app.services import registries
+    from app.services.registry_config import (
+        RegistryConfigOptions,
+        render_registry_config,
+        trust_instructions,
+    )
+
+    registry = registries.get_registry(name) if name else registries.only_registry()
+    config = current_app.config
+    use_tls = registry.use_ssl
+    options = RegistryConfigOptions(
+        listen=listen or registries.default_listen_address(registry),
+        storage=storage,
+        tls_cert=(tls_cert or config["TLS_CERT"]) if use_tls else None,
+        tls_key=(tls_key or config["TLS_KEY"]) if use_tls else None,
+    )
+    click.echo(render_registry_config(registry, config, options), nl=False)
+    click.echo(trust_instructions(registry, config, options), err=True)
+
+
 @click.group("token")
 def token_group():
     """Manage application tokens (the password for docker login, and for the API)."""

@@ -104,3 +104,20 @@ def _create_global_namespace(registry: Registry) -> Namespace:
     )
     db.session.add(namespace)
     return namespace
+
+
+def only_registry() -> Registry:
+    """The single registered registry, or an error saying to name one."""
+    rows = list(db.session.scalars(sa.select(Registry).order_by(Registry.id).limit(2)))
+    if len(rows) != 1:
+        what = "no registry is registered" if not rows else "several registries are registered"
+        raise NotFound(f"{what}: name the registry (see 'wharfinger registry add')", field="name")
+    return rows[0]
+
+
+def default_listen_address(registry: Registry) -> str:
+    """``:PORT`` from the registry's hostname (443 or 80 when it names no port)."""
+    host = registry.hostname
+    if host.rsplit(":", 1)[-1].isdigit() and not host.endswith("]"):
+        return ":" + host.rsplit(":", 1)[1]
+    return ":443" if registry.use_ssl else ":80"

@@ -70,3 +70,31 @@ def render_registry_config(registry: Registry, settings, options: RegistryConfig
         "      backoff: 1s",
     ]
     return "\n".join(lines) + "\n"
+
+
+def trust_instructions(registry: Registry, settings, options: RegistryConfigOptions) -> str:
+    """What clients and the registry must trust, as text for the operator."""
+    host = registry.pull_host
+    lines = [
+        f"# Registry {registry.name}: save the YAML above as config.yml and start it with",
+        "#   docker-registry serve config.yml   (or mount it into registry:2 as",
+        "#   /etc/docker/registry/config.yml)",
+        f"# The registry verifies tokens with {settings['SIGNING_CERT']}: make that file",
+        "#   readable at the same path on the registry host.",
+        f"# It posts notifications to {settings['URL']}/v2/webhooks/events over HTTPS: it must",
+        f"#   trust {settings['TLS_CERT']} (add it to the system CAs with",
+        "#   update-ca-certificates, or start it with SSL_CERT_FILE=<system CAs + that file>).",
+    ]
+    if options.tls_cert:
+        lines += [
+            f"# Clients must trust {options.tls_cert}:",
+            f"#   docker:        /etc/docker/certs.d/{host}/ca.crt",
+            f"#   podman/skopeo: /etc/containers/certs.d/{host}/ca.crt, or --cert-dir DIR",
+            "#                  with DIR/ca.crt",
+        ]
+    else:
+        lines += [
+            f"# Plain HTTP: clients need {host} as an insecure registry "
+            "(docker: insecure-registries; skopeo: --tls-verify=false)."
+        ]
+    return "\n".join(lines)
