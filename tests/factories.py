@@ -45,6 +45,13 @@ def make_team(name=None, *, members=()):
     return team
 
 
+def make_role_team(name, users):
+    """A committed team whose members are ``users["owner"]``, ``["contributor"]`` and
+    ``["viewer"]`` with those roles (the role matrix every authorization test needs)."""
+    roles = (("owner", Role.OWNER), ("contributor", Role.CONTRIBUTOR), ("viewer", Role.VIEWER))
+    return make_team(name, members=[(users[key], role) for key, role in roles])
+
+
 def make_namespace(
     registry, team, name=None, *, visibility=Visibility.PRIVATE, kind=NamespaceKind.TEAM
 ):
@@ -61,4 +68,12 @@ def make_namespace(
     return namespace
 
 
-__all__ = ["PASSWORD", "Role", "make_namespace", "make_registry", "make_team", "make_user"]
+__all__ = [
+    "PASSWORD",
+    "Role",
+    "make_namespace",
+    "make_registry",
+    "make_role_team",
+    "make_team",
+    "make_user",
+]

@@ -36,10 +36,10 @@ from flask import Flask
 
 from app.extensions import db
 from app.models import Namespace, User
-from app.models.enums import Role, Visibility
+from app.models.enums import Visibility
 from app.registry import keys
 from app.services import registries
-from tests.factories import PASSWORD, make_namespace, make_team, make_user
+from tests.factories import PASSWORD, make_namespace, make_role_team, make_user
 from tests.support.certs import TestPKI, make_test_pki
 from tests.support.clients import Podman, Skopeo
 from tests.support.images import build_oci_image
@@ -406,14 +406,7 @@ def people(stack, plugins) -> People:
     names = ("alice", "bob", "owner", "contributor", "viewer")
     users = {name: make_user(plugins, name) for name in names}
     users["admin"] = make_user(plugins, "admin", admin=True)
-    team = make_team(
-        "devs",
-        members=[
-            (users["owner"], Role.OWNER),
-            (users["contributor"], Role.CONTRIBUTOR),
-            (users["viewer"], Role.VIEWER),
-        ],
-    )
+    team = make_role_team("devs", users)
     registry = registries.get_registry(REGISTRY_NAME)
     spaces = {
         v: make_namespace(registry, team, f"devs-{v.value}", visibility=v) for v in Visibility

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import ssl
-import threading
 import time
 import uuid
 import warnings
@@ -36,6 +35,7 @@ from tests.support.images import (
     oci_ref,
     read_blob,
 )
+from tests.support.live import serving
 from tests.support.ports import free_port, loopback_session
 from tests.support.registry import Notifications, RegistryProcess, require_binaries
 
@@ -152,12 +152,8 @@ def pki(tmp_path_factory) -> TestPKI:
 @pytest.fixture(scope="module")
 def token_server(pki):
     """The toy token server running in a daemon thread for the module."""
-    server = ToyTokenServer(pki)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(ToyTokenServer(pki)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,7 @@ from app.registry.scopes import parse_scopes
 from tests.support.certs import SYSTEM_CA_BUNDLE, make_test_pki
 from tests.support.clients import Skopeo
 from tests.support.images import build_oci_image, build_oci_index, oci_ref, read_blob
+from tests.support.live import serving
 from tests.support.ports import free_port
 from tests.support.registry import RegistryProcess, registry_config, require_binaries
 
@@ -153,12 +154,8 @@ def signer(pki) -> Signer:
 @pytest.fixture(scope="module")
 def realm(signer):
     """The token endpoint skopeo is sent to by the registry's challenge."""
-    server = TokenRealm(signer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(TokenRealm(signer)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

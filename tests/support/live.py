@@ -12,8 +12,9 @@ token) without reading logs.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,3 +138,15 @@ class LiveServer:
     def __exit__(self, *exc_info: object) -> None:
         """Stop serving, also when the block raised."""
         self.stop()
+
+
+@contextlib.contextmanager
+def serving(server, poll_interval: float = 0.5) -> Iterator:
+    """Run a ``socketserver`` server on a daemon thread; shut it down and close it after."""
+    thread = threading.Thread(target=server.serve_forever, args=(poll_interval,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -9,8 +9,8 @@ from pathlib import Path
 import authlib.deprecate
 import pytest
 
-from app.models.enums import Role, Visibility
-from tests.factories import PASSWORD, make_namespace, make_registry, make_team, make_user
+from app.models.enums import Visibility
+from tests.factories import PASSWORD, make_namespace, make_registry, make_role_team, make_user
 
 with warnings.catch_warnings():
     # authlib.jose announces its move to joserfc; it still verifies tokens correctly.
@@ -59,14 +59,7 @@ def world(plugins):
         name: make_user(plugins, name) for name in ("owner", "contributor", "viewer", "outsider")
     }
     users["admin"] = make_user(plugins, "admin", admin=True)
-    team = make_team(
-        "devs",
-        members=[
-            (users["owner"], Role.OWNER),
-            (users["contributor"], Role.CONTRIBUTOR),
-            (users["viewer"], Role.VIEWER),
-        ],
-    )
+    team = make_role_team("devs", users)
     spaces = {
         v: make_namespace(registry, team, f"team-{v.value}", visibility=v) for v in Visibility
     }
