@@ -271,12 +271,14 @@ def token_revoke(username, application):
     "--bind", default="0.0.0.0:8443", show_default=True, help="Address:port to listen on."
 )
 @click.option(
-    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: 2 x CPUs, at most 8)."
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Worker processes (default: 2 per CPU, at most 8).",
 )
 @click.option(
     "--threads",
     type=click.IntRange(1, 64),
-    default=4,
+    default=2,
     show_default=True,
     help="Threads per worker.",
 )

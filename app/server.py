@@ -32,18 +32,23 @@ class WharfingerServer(BaseApplication):
         return app
 
 
+DEFAULT_THREADS = 2
+
+
 def default_workers() -> int:
-    """Two workers per CPU, at most 8."""
+    """Two workers per CPU (at most 8) with two threads each: the token endpoint is
+    CPU-bound, more threads per worker only queue behind one GIL, and more workers spread
+    kept-alive connections better (docs/performance.md)."""
     return min(8, 2 * (os.cpu_count() or 1))
 
 
-def gunicorn_options(config, *, bind, workers=None, threads=4, tls=True) -> dict:
-    """gunicorn settings: gthread workers (keep-alive for docker clients), TLS, access log."""
+def gunicorn_options(config, *, bind, workers=None, threads=DEFAULT_THREADS, tls=True) -> dict:
+    """gunicorn settings: balanced gthread workers (keep-alive), TLS, access log."""
     options = {
         "bind": bind,
         "workers": workers or default_workers(),
         "threads": threads,
-        "worker_class": "gthread",
+        "worker_class": "app.workers.BalancedThreadWorker",
         "keepalive": 75,
         "accesslog": "-",
         "graceful_timeout": 30,

@@ -89,9 +89,9 @@ def record_failure(user: User, policy: LockoutPolicy, now: dt.datetime) -> None:
 
 
 def _record_success(user: User) -> None:
-    """Reset the failure counter (only when there is something to reset: no write per pull)."""
+    """Reset the failure counter (only when there is something to reset: no write per pull);
+    the change is committed with the token request."""
     if user.failed_logins:
-        db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=0))
         user.failed_logins = 0
 
 

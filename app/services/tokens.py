@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from app.services.authentication import (
 from app.services.system import SYSTEM_SUBJECT, SYSTEM_TOKEN_TTL
 
 REPOSITORY_RIGHTS = frozenset({"pull", "push", "delete"})
+SERVICE_CACHE_SECONDS = 5.0
 WILDCARD = "*"
 
 
@@ -116,6 +118,15 @@ def collapse_wildcard(scope: Scope, granted: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(granted))
 
 
+def unknown_service_message(service: str | None) -> str:
+    """Why a service is refused, naming the registered ones (Portus gave a bare 401)."""
+    rows = db.session.execute(sa.select(Registry.hostname, Registry.external_hostname))
+    known = sorted({host for row in rows for host in row if host})
+    names = ", ".join(known) if known else "none (register one with 'wharfinger registry add')"
+    what = f"unknown service {service!r}" if service else "the service parameter is missing"
+    return f"{what}: the registry's auth.token.service must be one of: {names}"
+
+
 class TokenIssuer:
     """One per app: holds the signer, the policy settings and the plugin manager."""
 
@@ -132,6 +143,7 @@ class TokenIssuer:
         self._key_paths = (config["SIGNING_KEY"], config["SIGNING_CERT"])
         self._algorithm = config["SIGNING_ALGORITHM"]
         self._signer: jwt.TokenSigner | None = None
+        self._services: dict[str, tuple[int, float]] = {}
         self._signer_lock = threading.Lock()
 
     @property
@@ -159,7 +171,7 @@ class TokenIssuer:
 
     def issue(self, request: TokenRequest) -> TokenGrant:
         """Authenticate, decide every scope, sign; commits security state it changed."""
-        registry = self._registry(request.service)
+        registry_id = self._registry_id(request.service)
         scopes = self._parse_scopes(request.scopes)
         identity = self._identify(request)
         user = identity.user if identity else None
@@ -172,7 +184,7 @@ class TokenIssuer:
                 user,
                 scopes,
                 service=request.service,
-                registry_id=registry.id,
+                registry_id=registry_id,
                 settings=self.access_settings,
                 remote_addr=request.remote_addr,
             )
@@ -191,7 +203,8 @@ class TokenIssuer:
                 service=request.service,
                 remote_addr=request.remote_addr,
             )
-        db.session.commit()
+        if db.session.new or db.session.dirty or db.session.deleted:
+            db.session.commit()  # refresh token, login record, last-used times
         return TokenGrant(
             grant[0],
             self.ttl,
@@ -203,24 +216,18 @@ class TokenIssuer:
             refresh,
         )
 
-    def _registry(self, service: str | None) -> Registry:
-        """The registry this token is for; an unknown service is explained, not a bare 401."""
+    def _registry_id(self, service: str | None) -> int:
+        """The id of the registry this token is for (remembered for a few seconds: every
+        docker request asks, and registries are almost never changed)."""
+        now = time.monotonic()
+        cached = self._services.get(service)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         registry = registries.find_by_service(service) if service else None
-        if registry is not None:
-            return registry
-        known = sorted(
-            {
-                h
-                for row in db.session.execute(
-                    sa.select(Registry.hostname, Registry.external_hostname)
-                )
-                for h in row
-                if h
-            }
-        )
-        names = ", ".join(known) if known else "none (register one with 'wharfinger registry add')"
-        what = f"unknown service {service!r}" if service else "the service parameter is missing"
-        raise TokenError(f"{what}: the registry's auth.token.service must be one of: {names}")
+        if registry is None:
+            raise TokenError(unknown_service_message(service))
+        self._services[service] = (registry.id, now + SERVICE_CACHE_SECONDS)
+        return registry.id
 
     @staticmethod
     def _parse_scopes(values: tuple[str, ...]) -> list[Scope]:
