@@ -40,5 +40,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check app tests bench worker.py wsgi.py
 
+bench: install
+	$(BIN)/python -m bench.token --runs 3
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
