@@ -17,15 +17,24 @@ TEAM_MAX = 100
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def _checked(value: str, pattern: re.Pattern, maximum: int, label: str, rule: str) -> str:
+    """``value`` if it is 1 to ``maximum`` characters matching ``pattern``, else Invalid
+    (``label`` names the thing in the message; the form field is its last word)."""
+    if not value or len(value) > maximum or not pattern.match(value):
+        raise Invalid(f"{label} {value!r} is invalid: {rule}", field=label.split()[-1])
+    return value
+
+
 def check_username(username: str) -> str:
     """Return the username if valid, else raise Invalid saying what is allowed."""
-    if not username or len(username) > USERNAME_MAX or not USERNAME_PATTERN.match(username):
-        raise Invalid(
-            f"username {username!r} is invalid: use 1-{USERNAME_MAX} letters, digits, "
-            "'.', '_', '-' or '@', starting with a letter or digit",
-            field="username",
-        )
-    return username
+    return _checked(
+        username,
+        USERNAME_PATTERN,
+        USERNAME_MAX,
+        "username",
+        f"use 1-{USERNAME_MAX} letters, digits, '.', '_', '-' or '@', "
+        "starting with a letter or digit",
+    )
 
 
 def check_email(email: str) -> str:
@@ -38,25 +47,25 @@ def check_email(email: str) -> str:
 
 def check_team_name(name: str) -> str:
     """Return the team name if valid (hidden teams use names outside this grammar)."""
-    name = (name or "").strip()
-    if not name or len(name) > TEAM_MAX or not TEAM_PATTERN.match(name):
-        raise Invalid(
-            f"team name {name!r} is invalid: use 1-{TEAM_MAX} letters, digits, spaces, "
-            "'.', '_' or '-', starting with a letter or digit",
-            field="name",
-        )
-    return name
+    return _checked(
+        (name or "").strip(),
+        TEAM_PATTERN,
+        TEAM_MAX,
+        "team name",
+        f"use 1-{TEAM_MAX} letters, digits, spaces, '.', '_' or '-', starting "
+        "with a letter or digit",
+    )
 
 
 def check_namespace_name(name: str) -> str:
     """Return the namespace name if the registry would accept it as a path component."""
-    if not name or len(name) > NAMESPACE_MAX or not NAMESPACE_PATTERN.match(name):
-        raise Invalid(
-            f"namespace name {name!r} is invalid: use lower-case letters and digits, "
-            "separated by single '.', '_' or '__', or by '-'",
-            field="name",
-        )
-    return name
+    return _checked(
+        name,
+        NAMESPACE_PATTERN,
+        NAMESPACE_MAX,
+        "namespace name",
+        "use lower-case letters and digits, separated by single '.', '_' or '__', or by '-'",
+    )
 
 
 def namespace_name_for(username: str) -> str:
