@@ -309,6 +309,34 @@ def worker_command(burst):
     run_worker(current_app, burst=burst)
 
 
+@click.command("doctor")
+@click.option("--registry", "registry_name", help="Only this registry (by name).")
+@click.option(
+    "--registry-config",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The registry's config.yml, to pinpoint issuer/certificate mismatches.",
+)
+@with_appcontext
+@reports_errors
+def doctor_command(registry_name, registry_config):
+    """Check database, Redis, keys and every registry's wiring; explain each mismatch."""
+    from app.services import diagnostics
+
+    issuer = current_app.extensions["wharfinger.tokens"]
+    runner = current_app.extensions["wharfinger.jobs"]
+    findings = diagnostics.local_findings(
+        current_app.extensions["migrate"].directory, getattr(runner, "connection", None), issuer
+    )
+    if all(f.ok for f in findings if f.check in ("database", "signing key")):
+        findings += diagnostics.registry_findings(
+            current_app.config, issuer, registry_name, registry_config
+        )
+    for finding in findings:
+        click.echo(f"{finding.label:4}  {finding.check}: {finding.message}")
+    if not all(f.ok for f in findings):
+        sys.exit(EXIT_ERROR)
+
+
 @click.command("sync")
 @click.option("--registry", "registry_name", help="Only this registry (by name).")
 @click.option(
@@ -349,6 +377,7 @@ def register_commands(app) -> None:
         serve_command,
         worker_command,
         sync_command,
+        doctor_command,
     ):
         app.cli.add_command(command)
 
