@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import User, utcnow
-from app.services import activities
+from app.services import activities, credentials
 
 
 @dataclass(frozen=True)
@@ -45,28 +45,26 @@ class LockoutPolicy:
     minutes: int = 10
 
 
-INVALID_CREDENTIALS = "invalid username or password"
-
-
 def find_user(username: str) -> User | None:
     """The user with exactly this username."""
     return db.session.scalar(sa.select(User).where(User.username == username))
 
 
-def _check_not_locked(user: User, now: dt.datetime) -> None:
-    """Refuse a locked account without checking its password; clear an expired lock."""
+def _is_locked(user: User, now: dt.datetime) -> bool:
+    """True while the account is locked; an expired lock is cleared (only if still expired,
+    so a lock another request has just set survives)."""
     if user.locked_until is None:
-        return
+        return False
     if user.locked_until > now:
-        raise AuthenticationFailed(
-            "account locked after too many failed logins; try again after "
-            f"{user.locked_until:%H:%M} UTC"
-        )
+        return True
     db.session.execute(
-        sa.update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None)
+        sa.update(User)
+        .where(User.id == user.id, User.locked_until <= now)
+        .values(failed_logins=0, locked_until=None)
     )
     db.session.commit()
     user.failed_logins, user.locked_until = 0, None
+    return False
 
 
 def record_failure(user: User, policy: LockoutPolicy, now: dt.datetime) -> None:
@@ -98,16 +96,23 @@ def _record_success(user: User) -> None:
 def authenticate(
     plugins, username: str, password: str, *, policy: LockoutPolicy, remote_addr: str | None = None
 ) -> Identity:
-    """Run the lockout check and the ``authenticate`` hook chain; raise on failure."""
+    """Run the lockout check and the ``authenticate`` hook chain; raise on failure.
+
+    Lockout guards passwords only: an application token is a 256-bit secret that cannot be
+    guessed, so its failures are not counted and a locked account's tokens keep working
+    (otherwise anyone could lock a CI bot out by sending ten wrong tokens). Every refusal
+    has the same message, so it does not tell which usernames exist.
+    """
     now = utcnow()
     user = find_user(username)
-    if user is not None:
-        _check_not_locked(user, now)
+    counted = user is not None and not credentials.looks_like_application_token(password)
+    if counted and _is_locked(user, now):
+        raise AuthenticationFailed(refusal(policy))
     answer = plugins.hook.authenticate(
         username=username, password=password, user=user, remote_addr=remote_addr
     )
     if not isinstance(answer, Identity):
-        if user is not None:
+        if counted:
             activities.record(
                 plugins,
                 "user.login_failed",
@@ -118,8 +123,16 @@ def authenticate(
                 remote_addr=remote_addr,
             )
             record_failure(user, policy, now)
-        raise AuthenticationFailed(INVALID_CREDENTIALS)
+        raise AuthenticationFailed(refusal(policy))
     if not answer.user.enabled:
-        raise AuthenticationFailed("account is disabled")
+        raise AuthenticationFailed(refusal(policy))
     _record_success(answer.user)
     return answer
+
+
+def refusal(policy: LockoutPolicy) -> str:
+    """The one message for every refused login."""
+    return (
+        f"invalid username or password (after {policy.attempts} failed logins in a row an "
+        f"account is locked for {policy.minutes} minutes)"
+    )

@@ -36,9 +36,12 @@ class Outcome:
     reason: str | None = None
 
 
-def store(notifications) -> list[int]:
+def store(notifications, registry_host: str | None = None) -> list[int]:
     """Insert the events worth keeping; returns the row ids of the new ones.
 
+    ``registry_host`` is the hostname of the registry the endpoint knows sent them; without
+    it the event's ``request.host`` is kept, which the pushing client chose (the Host
+    header), so it is trusted only when a single registry is registered.
     Duplicates (the registry redelivers the same id until it gets a 2xx) are skipped, and
     so are events Wharfinger's own reads caused (reconciliation, manifest details).
     Raises the database's error when it is down, so the endpoint can answer 503.
@@ -57,21 +60,21 @@ def store(notifications) -> list[int]:
             )
         )
     )
-    rows = [_row(n) for n in wanted if n.id not in known]
+    rows = [_row(n, registry_host) for n in wanted if n.id not in known]
     try:
         db.session.add_all(rows)
         db.session.commit()
     except IntegrityError:  # a concurrent delivery of the same id won the race
         db.session.rollback()
-        return _store_one_by_one(wanted)
+        return _store_one_by_one(wanted, registry_host)
     return [row.id for row in rows]
 
 
-def _store_one_by_one(notifications) -> list[int]:
+def _store_one_by_one(notifications, registry_host: str | None) -> list[int]:
     """Slow path after a race: insert each event alone, skipping duplicates."""
     ids = []
     for notification in notifications:
-        row = _row(notification)
+        row = _row(notification, registry_host)
         try:
             db.session.add(row)
             db.session.commit()
@@ -81,7 +84,7 @@ def _store_one_by_one(notifications) -> list[int]:
     return ids
 
 
-def _row(n) -> RegistryEvent:
+def _row(n, registry_host: str | None) -> RegistryEvent:
     """The database row for one parsed notification."""
     return RegistryEvent(
         event_id=n.id,
@@ -91,7 +94,7 @@ def _row(n) -> RegistryEvent:
         digest=n.digest,
         media_type=n.media_type,
         actor_name=n.actor,
-        request_host=n.request_host,
+        request_host=registry_host or n.request_host,
         payload=n.raw,
         status=EventStatus.FRESH,
     )
@@ -116,16 +119,31 @@ def apply_event(row_id: int, plugins, manifests) -> Outcome | None:
     row = claim(row_id)
     if row is None:
         return None
+    event_id, payload, host = row.event_id, row.payload, row.request_host
     try:
-        outcome = _apply(protocol.parse_event(row.payload), plugins, manifests)
-    except Exception as exc:  # keep the event and say why; never lose it
-        log.exception("applying registry event %s failed", row.event_id)
+        outcome = _apply(protocol.parse_event(payload), host, plugins, manifests)
+    except IntegrityError:  # a concurrent job created the same repository or tag: retry
         db.session.rollback()
-        row = db.session.get(RegistryEvent, row_id)
+        _release(row_id)
+        return None
+    except Exception as exc:  # keep the event and say why; never lose it
+        db.session.rollback()
+        log.exception("applying registry event %s failed", event_id)
         outcome = Outcome(EventStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+    row = db.session.get(RegistryEvent, row_id)
     row.status, row.reason, row.processed_at = outcome.status, outcome.reason, utcnow()
     db.session.commit()
     return outcome
+
+
+def _release(row_id: int) -> None:
+    """Give a claimed event back as fresh, for the next sweep."""
+    db.session.execute(
+        sa.update(RegistryEvent)
+        .where(RegistryEvent.id == row_id)
+        .values(status=EventStatus.FRESH, claimed_at=None)
+    )
+    db.session.commit()
 
 
 def pending_ids(limit: int = 500) -> list[int]:
@@ -147,18 +165,18 @@ def pending_ids(limit: int = 500) -> list[int]:
     )
 
 
-def _apply(n, plugins, manifests) -> Outcome:
+def _apply(n, host: str | None, plugins, manifests) -> Outcome:
     """Route one event to its handler after the checks every handler needs."""
     handler = HANDLERS.get(n.kind)
     if handler is None:
         return Outcome(EventStatus.IGNORED, f"not used ({n.kind})")
     if n.actor == SYSTEM_SUBJECT:
         return Outcome(EventStatus.IGNORED, "caused by Wharfinger itself")
-    registry = registries.find_by_service(n.request_host or "")
+    registry = registries.find_by_service(host or "")
     if registry is None:
         return Outcome(
             EventStatus.FAILED,
-            f"unknown registry host {n.request_host!r}: register the registry with "
+            f"unknown registry host {host!r}: register the registry with "
             "this hostname or external hostname",
         )
     namespace = db.session.scalar(
@@ -242,6 +260,8 @@ def _apply_tag_push(n, namespace, registry, plugins, manifests) -> Outcome:
     )
     if tag is not None and tag.digest == n.digest:
         return _fill_in_author(tag, n)
+    if tag is not None and _newer_than(tag, n):
+        return Outcome(EventStatus.IGNORED, "the tag was pushed again after this event")
     details = manifests.describe(registry, n.repository, n.digest, n.media_type)
     author = _user(n.actor)
     if tag is None:
@@ -253,6 +273,11 @@ def _apply_tag_push(n, namespace, registry, plugins, manifests) -> Outcome:
     db.session.add(tag)
     _record(plugins, "repository.push", n, namespace, repository, n.tag, digest=n.digest)
     return Outcome(EventStatus.DONE)
+
+
+def _newer_than(tag: Tag, n) -> bool:
+    """True when the tag changed after the event happened (events may apply out of order)."""
+    return bool(n.timestamp and tag.pushed_at and tag.pushed_at > n.timestamp)
 
 
 def _fill_in_author(tag: Tag, n) -> Outcome:
@@ -276,11 +301,13 @@ def _apply_manifest_delete(n, namespace, registry, plugins, manifests) -> Outcom
     repository = find_repository(namespace, repository_path(namespace, n.repository))
     if repository is None:
         return Outcome(EventStatus.IGNORED, "repository not known")
-    tags = list(
-        db.session.scalars(
+    tags = [
+        tag
+        for tag in db.session.scalars(
             sa.select(Tag).where(Tag.repository_id == repository.id, Tag.digest == n.digest)
         )
-    )
+        if not _newer_than(tag, n)
+    ]
     _delete_tags(tags, n, namespace, repository, plugins)
     return Outcome(
         EventStatus.DONE if tags else EventStatus.IGNORED,
@@ -296,6 +323,8 @@ def _apply_tag_delete(n, namespace, registry, plugins, manifests) -> Outcome:
     )
     if not tag:
         return Outcome(EventStatus.IGNORED, "tag already gone")
+    if _newer_than(tag, n):
+        return Outcome(EventStatus.IGNORED, "the tag was pushed again after this delete")
     _delete_tags([tag], n, namespace, repository, plugins)
     return Outcome(EventStatus.DONE)
 

@@ -121,3 +121,13 @@ def default_listen_address(registry: Registry) -> str:
     if host.rsplit(":", 1)[-1].isdigit() and not host.endswith("]"):
         return ":" + host.rsplit(":", 1)[1]
     return ":443" if registry.use_ssl else ":80"
+
+
+def notifying_registry(name: str | None) -> Registry | None:
+    """The registry a notification came from: named in the endpoint URL
+    (``?registry=NAME``, which ``wharfinger registry config`` writes), or the only one.
+    None when several exist and none is named: the event's Host header decides then."""
+    if name:
+        return get_registry(name)
+    rows = list(db.session.scalars(sa.select(Registry).limit(2)))
+    return rows[0] if len(rows) == 1 else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from app.models import Registry
 
@@ -62,7 +63,7 @@ def render_registry_config(registry: Registry, settings, options: RegistryConfig
         "notifications:",
         "  endpoints:",
         "    - name: wharfinger",
-        f"      url: {_q(settings['URL'] + '/v2/webhooks/events')}",
+        f"      url: {_q(settings['URL'] + '/v2/webhooks/events?registry=' + quote(registry.name))}",
         "      headers:",
         f"        Authorization: [{_q('Bearer ' + settings['EVENTS_SECRET'])}]",
         "      timeout: 2s",

@@ -32,6 +32,7 @@ from app.services.system import SYSTEM_SUBJECT, SYSTEM_TOKEN_TTL
 
 REPOSITORY_RIGHTS = frozenset({"pull", "push", "delete"})
 SERVICE_CACHE_SECONDS = 5.0
+READ_ONLY_ACTIONS = frozenset({"pull"})
 WILDCARD = "*"
 
 
@@ -272,6 +273,8 @@ class TokenIssuer:
         answer = self.plugins.hook.authorize_scope(request=request)
         granted = frozenset(answer or ()) & allowed_actions(request.scope)
         granted = expand_wildcard(request.scope, granted)
+        if request.actor.read_only:  # whatever a policy plugin said: a read-only credential
+            granted &= READ_ONLY_ACTIONS if request.scope.type == "repository" else frozenset()
         for keep in self.plugins.hook.filter_access(request=request, granted=granted):
             if keep is not None:
                 granted &= frozenset(keep)

@@ -150,3 +150,28 @@ def test_an_internal_error_keeps_the_event_as_failed(app, plugins, seed):
     outcome = events.apply_event(ids[0], plugins, Exploding())
     assert outcome.status == EventStatus.FAILED and "boom" in outcome.reason
     assert _tags() == {}
+
+
+def test_out_of_order_events_do_not_undo_newer_state(app, plugins, seed):
+    newer = event(digest=OTHER_DIGEST)
+    newer["timestamp"] = "2026-11-28T00:05:00Z"
+    older = event()  # 00:00:41, same tag, another digest
+    store_and_apply(plugins, newer)
+    [outcome] = store_and_apply(plugins, older)
+    assert outcome.status == EventStatus.IGNORED
+    assert _tags()["2.1.1"].digest == OTHER_DIGEST
+    late_delete = event("delete", tag="2.1.1", digest=None, media_type=None)
+    [deleted] = store_and_apply(plugins, late_delete)  # deleted at 00:00:41, re-pushed 00:05
+    assert deleted.status == EventStatus.IGNORED and "2.1.1" in _tags()
+
+
+def test_a_concurrent_insert_gives_the_event_back_for_a_retry(app, plugins, seed, monkeypatch):
+    store_and_apply(plugins, event(tag="first"))  # the repository exists now
+    ids = events.store(parse_envelope(envelope(event())))
+    # As if another job had created the repository after this one looked for it:
+    monkeypatch.setattr(events, "find_repository", lambda namespace, name: None)
+    assert events.apply_event(ids[0], plugins, OfflineManifests()) is None
+    row = db.session.get(RegistryEvent, ids[0])
+    assert row.status == EventStatus.FRESH and row.claimed_at is None
+    monkeypatch.undo()
+    assert events.apply_event(ids[0], plugins, OfflineManifests()).status == EventStatus.DONE

@@ -83,3 +83,32 @@ def test_database_down_answers_503_so_the_registry_retries(app_config, seed):
     response = post_events(broken.test_client(), envelope(event()))
     assert response.status_code == 503
     assert "retry" in response.get_json()["errors"][0]["message"]
+
+
+def test_the_sending_registry_comes_from_the_endpoint_not_the_host_header(
+    client, seed, plugins, monkeypatch
+):
+    from tests.factories import make_registry
+
+    runner = client.application.extensions["wharfinger.jobs"]
+    monkeypatch.setattr(runner, "enqueue", lambda func, *args: None)
+    spoofed = event(host="other.test:5000")  # the pushing client chose this Host header
+    assert post_events(client, envelope(spoofed)).status_code == 202
+    assert _stored()[-1].request_host == seed["registry"].hostname  # the only registry
+    make_registry(plugins, "second", "second.test:5000")
+    named = event(host=seed["registry"].hostname)
+    response = client.post(
+        "/v2/webhooks/events?registry=second",
+        data=envelope(named),
+        headers={"Authorization": "Bearer test-events-secret"},
+        content_type="application/json",
+    )
+    assert response.status_code == 202
+    assert _stored()[-1].request_host == "second.test:5000"
+    unknown = client.post(
+        "/v2/webhooks/events?registry=nope",
+        data=envelope(event()),
+        headers={"Authorization": "Bearer test-events-secret"},
+        content_type="application/json",
+    )
+    assert unknown.status_code == 400 and "nope" in unknown.get_json()["errors"][0]["message"]

@@ -151,11 +151,13 @@ def test_fast_path_can_be_disabled(app_config, world, monkeypatch):
 def test_lockout_after_ten_failures(client, world, app):
     for _ in range(10):
         assert get_token(client, user="viewer", password="wrong password").status_code == 401
-    locked = get_token(client, user="viewer")
+    locked = get_token(client, user="viewer")  # the right password, refused while locked
     assert locked.status_code == 401
-    assert "locked" in locked.get_json()["errors"][0]["message"]
+    unknown = get_token(client, user="nobody-here")
+    assert locked.get_json()["errors"] == unknown.get_json()["errors"]  # no enumeration
     user = db.session.scalar(sa.select(User).where(User.username == "viewer"))
     db.session.refresh(user)
+    assert user.locked_until is not None
     user.locked_until = utcnow() - dt.timedelta(seconds=1)
     db.session.commit()
     assert get_token(client, user="viewer").status_code == 200
@@ -222,3 +224,20 @@ def test_logins_and_failed_logins_are_recorded(client, world):
         )
     )
     assert keys == ["user.login", "user.login_failed"]
+
+
+def test_token_guesses_neither_count_nor_lock_out_tokens(client, world, plugins):
+    bot = make_user(plugins, "ci-bot", bot=True)
+    _, plain = credentials.create_application_token(plugins, bot, "default")
+    db.session.commit()
+    for _ in range(12):
+        assert get_token(client, user="ci-bot", password="wh_guessed-token").status_code == 401
+    db.session.refresh(bot)
+    assert bot.failed_logins == 0 and bot.locked_until is None
+    assert get_token(client, user="ci-bot", password=plain).status_code == 200
+    for _ in range(10):  # a locked password account still accepts its tokens
+        get_token(client, user="viewer", password="wrong password")
+    _, viewer_token = credentials.create_application_token(plugins, world["users"]["viewer"], "t")
+    db.session.commit()
+    assert get_token(client, user="viewer").status_code == 401
+    assert get_token(client, user="viewer", password=viewer_token).status_code == 200

@@ -181,3 +181,35 @@ def test_filters_see_expanded_wildcard(app_config, world, plugin_module):
         "pull",
         "push",
     ]
+
+
+def test_read_only_tokens_stay_read_only_whatever_a_policy_plugin_grants(
+    app_config, world, tmp_path, plugins
+):
+    from app.extensions import db
+    from app.services import credentials
+
+    acl = tmp_path / "acl.toml"
+    acl.write_text('[[acl]]\nmatch = { account = "viewer" }\nactions = ["*"]\n')
+    _, client, reader = _app_with(app_config, PLUGINS="app.plugins.acl", ACL_FILE=str(acl))
+    _, plain = credentials.create_application_token(
+        plugins, world["users"]["viewer"], "ro", read_only=True
+    )
+    db.session.commit()
+    token = get_token(
+        client,
+        user="viewer",
+        password=plain,
+        scopes=["repository:team-private/app:pull,push,delete", "registry:catalog:*"],
+    ).get_json()["token"]
+    assert reader.access(token) == {"repository:team-private/app": ["pull"], "registry:catalog": []}
+
+
+def test_a_failing_policy_plugin_denies_with_a_503(app_config, world, plugin_module):
+    def authorize_scope(request):
+        raise RuntimeError("policy backend down")
+
+    name = plugin_module("wharfinger_test_broken_policy", authorize_scope=authorize_scope)
+    _, client, _ = _app_with(app_config, PLUGINS=name)
+    response = get_token(client, user="viewer", scopes=["repository:team-private/app:pull"])
+    assert response.status_code == 503 and response.is_json

@@ -271,8 +271,8 @@ def test_disabled_user_cannot_log_in(client, world, plugins):
     accounts.set_enabled(plugins, world["users"]["viewer"], False)
     db.session.commit()
     response = get_token(client, user="viewer")
-    assert response.status_code == 401
-    assert "disabled" in response.get_json()["errors"][0]["message"]
+    assert response.status_code == 401  # the same message as a wrong password
+    assert "invalid username or password" in response.get_json()["errors"][0]["message"]
 
 
 def test_basic_header_with_colon_in_password(client, world, plugins):
@@ -286,3 +286,12 @@ def test_basic_header_with_colon_in_password(client, world, plugins):
         ).status_code
         == 200
     )
+
+
+def test_database_down_is_a_503_json_not_a_500(app_config):
+    from app import create_app
+
+    app_config["DATABASE_URL"] = "mysql+pymysql://nobody@127.0.0.1:1/x"
+    response = create_app(app_config).test_client().get("/v2/token", query_string={"service": "x"})
+    assert response.status_code == 503 and response.is_json
+    assert response.get_json()["error"] == "temporarily_unavailable"

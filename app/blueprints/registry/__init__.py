@@ -15,6 +15,8 @@ from app.registry import events as notification_protocol
 from app.registry import jwt
 from app.registry.scopes import format_scopes
 from app.services import events as event_service
+from app.services import registries
+from app.services.errors import ServiceError
 from app.services.tokens import TokenError, TokenRequest, UnsupportedGrant
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,18 @@ def token():
         grant = current_app.extensions["wharfinger.tokens"].issue(token_request)
     except TokenError as exc:
         return _error(exc.status, exc.message, exc.error)
+    except DBAPIError:
+        db.session.rollback()
+        log.exception("token request failed: database unavailable")
+        return _error(503, "the database is unavailable; retry shortly", "temporarily_unavailable")
+    except Exception:  # a plugin failed: deny (fail closed) with a clear answer, never a 500
+        db.session.rollback()
+        log.exception("token request failed in an authentication or authorization plugin")
+        return _error(
+            503,
+            "authorization is temporarily unavailable (see the server log)",
+            "temporarily_unavailable",
+        )
     scope = format_scopes(grant.granted) if request.method == "POST" else None
     body = jwt.token_response(
         grant.token,
@@ -172,7 +186,10 @@ def webhook_events():
     except notification_protocol.EnvelopeError as exc:
         return _message(400, str(exc))
     try:
-        stored = event_service.store(notifications)
+        sender = registries.notifying_registry(request.args.get("registry"))
+        stored = event_service.store(notifications, sender.hostname if sender else None)
+    except ServiceError as exc:
+        return _message(400, str(exc))
     except DBAPIError:
         db.session.rollback()
         log.exception("cannot store registry notifications; answering 503 so the registry retries")
