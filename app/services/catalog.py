@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.models import Namespace, Registry, Repository, Tag, Team
+from app.models import Namespace, Registry, RegistryEvent, Repository, Tag, Team, utcnow
 from app.models.enums import NamespaceKind, Visibility
 from app.registry import manifests
 from app.registry.client import CatalogIncomplete, RegistryClient, RegistryError, map_bounded
@@ -51,6 +51,7 @@ class ReconcileReport:
     removed_tags: int = 0
     requests: int = 0
     seconds: float = 0.0
+    skipped_busy: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -157,15 +158,17 @@ class Reconciler:
 
     def run(self) -> ReconcileReport:
         """Read the registry, then apply the differences repository by repository."""
-        started = time.monotonic()
+        started, read_began = time.monotonic(), utcnow()
         remote = read_registry(self.client, self.workers, self.report)
         state = load_state(self.registry)
-        details = self._new_manifest_details(remote, state)
-        for repository in remote:
-            if repository.tags is not None:
-                self._apply_repository(repository, state, details)
+        busy = changed_since(read_began)
+        readable = [r for r in remote if r.tags is not None and r.name not in busy]
+        details = self._new_manifest_details(readable, state)
+        for repository in readable:
+            self._apply_repository(repository, state, details)
         if self.delete and self.report.complete:
-            self._remove_vanished(remote, state)
+            self._remove_vanished(remote, state, busy)
+        self.report.skipped_busy = len(busy)
         self.report.repositories = len(remote)
         self.report.tags = sum(len(r.tags or {}) for r in remote)
         self.report.requests = self.client.request_count
@@ -210,9 +213,9 @@ class Reconciler:
                 for name in sorted(set(local) - set(remote.tags)):
                     self._remove_tag(namespace, repository, local.pop(name))
             db.session.commit()
-        except IntegrityError as exc:  # a concurrent event wrote the same row; next pass fixes
+        except SQLAlchemyError as exc:  # e.g. an event changed the same rows; next pass fixes
             db.session.rollback()
-            self.report.problems.append(f"{remote.name}: concurrent change ({exc.orig})")
+            self.report.problems.append(f"{remote.name}: not updated ({type(exc).__name__})")
 
     def _namespace(self, name: str, state: LocalState) -> Namespace:
         """The namespace, created admin-only (private, hidden global team) when unknown."""
@@ -317,17 +320,33 @@ class Reconciler:
         self.report.removed_tags += 1
         log.info("[catalog] Removed the tag '%s' of %s (gone from the registry)", tag.name, full)
 
-    def _remove_vanished(self, remote, state: LocalState) -> None:
+    def _remove_vanished(self, remote, state: LocalState, busy: set[str]) -> None:
         """Tags of repositories missing from a completely read catalog."""
         present = {r.name for r in remote}
         for full_name, repository in state.repositories.items():
-            if full_name in present or not state.tags.get(full_name):
+            if full_name in present or full_name in busy or not state.tags.get(full_name):
                 continue
             namespace = db.session.get(Namespace, repository.namespace_id)
             for tag in list(state.tags[full_name].values()):
                 self._remove_tag(namespace, repository, tag)
             state.tags[full_name].clear()
         db.session.commit()
+
+
+def changed_since(moment) -> set[str]:
+    """Repositories that registry events touched since ``moment``.
+
+    The registry is read first and the database compared afterwards; an event applied in
+    between would look like a difference (a new tag "missing" from the registry, a moved
+    tag "moved back"). Those repositories are left to the events; the next pass sees them.
+    """
+    return set(
+        db.session.scalars(
+            sa.select(RegistryEvent.repository)
+            .where(RegistryEvent.received_at >= moment)
+            .distinct()
+        )
+    )
 
 
 def should_run(strategy: str, registry: Registry, *, at_start: bool) -> bool:

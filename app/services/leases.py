@@ -46,7 +46,8 @@ def acquire(name: str, holder: str, ttl_seconds: int) -> bool:
 
 
 def release(name: str, holder: str) -> None:
-    """Give the lease back (only if we still hold it)."""
+    """Give the lease back (only if we still hold it), whatever state the session is in."""
+    db.session.rollback()  # a failed job must neither block the release nor commit its work
     db.session.execute(
         sa.update(JobLease)
         .where(JobLease.name == name, JobLease.holder == holder)

@@ -245,3 +245,17 @@ def test_periodic_pass_runs_once_per_interval_without_redis(app, monkeypatch):
     assert ran == []  # the slot was taken: the pass did not even look at registries
     tasks.reconcile()  # a start-up or manual pass ignores the slot
     assert ran == [None]
+
+
+def test_a_pass_failing_mid_transaction_still_releases_the_lease(app):
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(RuntimeError), exclusive("reconcile", 3600) as held:
+        assert held
+        db.session.add(JobLease(name="reconcile"))  # a flush error leaves the session failed
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        raise RuntimeError("the pass failed")
+    with exclusive("reconcile", 3600) as held_again:
+        assert held_again  # not blocked for an hour by the failed pass
