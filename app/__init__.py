@@ -49,7 +49,12 @@ def _apply_settings(app: Flask, settings: dict[str, Any]) -> None:
             settings[name] = read_or_create_secret(Path(settings[f"{name}_FILE"]))
     settings["TOKEN_ISSUER"] = settings.get("TOKEN_ISSUER") or settings["FQDN"]
     settings["URL"] = (settings.get("URL") or f"https://{settings['FQDN']}:8443").rstrip("/")
-    url = normalise_database_url(settings["DATABASE_URL"])
+    try:
+        url = normalise_database_url(settings["DATABASE_URL"])
+    except ValueError as exc:  # sqlalchemy's URL parser: bad port, bad characters
+        raise ConfigError(
+            "DATABASE_URL", settings["DATABASE_URL"], f"a valid URL ({exc})"
+        ) from None
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)

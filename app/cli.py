@@ -304,7 +304,7 @@ def serve_command(bind, workers, threads, plain_http):
 @reports_errors
 def worker_command(burst):
     """Run the RQ worker and the periodic schedule (needs WHARFINGER_REDIS_URL)."""
-    from worker import run_worker
+    from app.jobs.worker import run_worker
 
     run_worker(current_app, burst=burst)
 

@@ -26,8 +26,15 @@ class ConfigError(ValueError):
     """A setting has a wrong value; ``str()`` is the one line shown to the operator."""
 
     def __init__(self, name: str, value: Any, expected: str):
-        super().__init__(f"{PREFIX}{name}={value!r} is invalid: expected {expected}")
+        super().__init__(f"{PREFIX}{name}={redact(value)!r} is invalid: expected {expected}")
         self.name = name
+
+
+def redact(value: Any) -> Any:
+    """Hide a password inside a URL (``scheme://user:secret@host`` → ``user:***@``)."""
+    if isinstance(value, str):
+        return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", value)
+    return value
 
 
 def _parse_bool(value: str) -> bool:
@@ -122,7 +129,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DATABASE_URL",
         None,
-        _parse_url(("sqlite", "mysql", "mariadb", "postgresql")),
+        _parse_url(("sqlite", "mysql", "mariadb", "postgresql", "postgres")),
         "SQLAlchemy URL. Default: SQLite file `wharfinger.db` in the instance folder. "
         "MariaDB/MySQL: `mysql+pymysql://user:pw@host/db` (utf8mb4 is forced); "
         "PostgreSQL: `postgresql+psycopg://user:pw@host/db`.",
@@ -131,7 +138,7 @@ SETTINGS: tuple[Setting, ...] = (
         "REDIS_URL",
         None,
         _parse_url(("redis", "rediss", "unix")),
-        "Redis for RQ jobs, shared lockouts and caches. Unset: jobs run in-process.",
+        "Redis for RQ jobs and the reconciliation lock. Unset: jobs run in the web processes.",
     ),
     Setting(
         "SECRET_KEY",
@@ -263,6 +270,14 @@ SETTINGS: tuple[Setting, ...] = (
         parse_duration,
         "Time between reconciliation passes (`10s`, `5m`; Portus's CATALOG_CRON).",
         "a duration such as 10s or 5m",
+    ),
+    Setting(
+        "EVENTS_RETENTION",
+        30 * 86400,
+        parse_duration,
+        "How long applied and ignored registry events are kept (`30d`); failed ones stay "
+        "until an admin deals with them.",
+        "a duration such as 30d",
     ),
     Setting(
         "REGISTRY_CA_BUNDLE",

@@ -13,6 +13,8 @@ def normalise_database_url(url: str) -> str:
     ``+psycopg``; MySQL URLs always get ``charset=utf8mb4`` (Portus's utf8 lost emoji and
     broke pushes, issue #1182).
     """
+    if url.startswith("postgres://") or url.startswith("postgres+"):
+        url = "postgresql" + url[len("postgres") :]  # the spelling Heroku and many tools use
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend in ("mysql", "mariadb"):

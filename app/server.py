@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
@@ -52,6 +53,9 @@ def gunicorn_options(config, *, bind, workers=None, threads=DEFAULT_THREADS, tls
         "keepalive": 75,
         "accesslog": "-",
         "graceful_timeout": 30,
+        # gunicorn 27's control socket defaults to one path per OS user, shared by every
+        # gunicorn of that user; keep it in this instance's folder instead.
+        "control_socket": str(Path(config["INSTANCE_PATH"]) / "gunicorn.ctl"),
     }
     if tls:
         options.update(certfile=config["TLS_CERT"], keyfile=config["TLS_KEY"])

@@ -6,6 +6,7 @@ job creates it with the factory (never at import).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 
@@ -74,7 +75,9 @@ def apply_events(row_ids: list[int]) -> int:
 
 @job
 def sweep_events() -> int:
-    """Apply events left fresh (a crash, a lost job) or stuck mid-processing."""
+    """Apply events left fresh (a crash, a lost job) or stuck mid-processing, and drop
+    processed events past their retention."""
+    events.purge_processed(dt.timedelta(seconds=int(current_app.config["EVENTS_RETENTION"])))
     ids = events.pending_ids()
     return apply_events(ids) if ids else 0
 

@@ -23,6 +23,12 @@ def hash_password(password: str) -> str:
         raise Invalid(
             f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters", field="password"
         )
+    if password.startswith(credentials.APPLICATION_TOKEN_PREFIX):
+        raise Invalid(
+            f"a password may not start with {credentials.APPLICATION_TOKEN_PREFIX!r} "
+            "(that marks application tokens)",
+            field="password",
+        )
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 

@@ -348,3 +348,16 @@ HANDLERS = {
     protocol.EventKind.TAG_DELETE: _apply_tag_delete,
     protocol.EventKind.MANIFEST_PULL: _apply_manifest_pull,
 }
+
+
+def purge_processed(older_than: dt.timedelta) -> int:
+    """Delete applied and ignored events older than the retention (Portus kept them all);
+    failed events stay for admins. Returns how many rows went."""
+    result = db.session.execute(
+        sa.delete(RegistryEvent).where(
+            RegistryEvent.status.in_([EventStatus.DONE, EventStatus.IGNORED]),
+            RegistryEvent.received_at < utcnow() - older_than,
+        )
+    )
+    db.session.commit()
+    return result.rowcount or 0

@@ -20,7 +20,7 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def _checked(value: str, pattern: re.Pattern, maximum: int, label: str, rule: str) -> str:
     """``value`` if it is 1 to ``maximum`` characters matching ``pattern``, else Invalid
     (``label`` names the thing in the message; the form field is its last word)."""
-    if not value or len(value) > maximum or not pattern.match(value):
+    if not value or len(value) > maximum or not pattern.fullmatch(value):
         raise Invalid(f"{label} {value!r} is invalid: {rule}", field=label.split()[-1])
     return value
 
@@ -40,7 +40,7 @@ def check_username(username: str) -> str:
 def check_email(email: str) -> str:
     """Return the normalised (lower-case) e-mail address if it looks like one."""
     email = (email or "").strip().lower()
-    if len(email) > 255 or not EMAIL_PATTERN.match(email):
+    if len(email) > 255 or not EMAIL_PATTERN.fullmatch(email):
         raise Invalid(f"e-mail address {email!r} is invalid", field="email")
     return email
 

@@ -21,7 +21,7 @@ HOSTNAME_PATTERN = re.compile(
 def check_hostname(value: str, field: str = "hostname") -> str:
     """Return ``host[:port]`` if well formed (no scheme, no path)."""
     value = (value or "").strip()
-    if not HOSTNAME_PATTERN.match(value):
+    if not HOSTNAME_PATTERN.fullmatch(value):
         raise Invalid(
             f"{field} {value!r} is invalid: expected host or host:port, without "
             "http:// and without a path (e.g. registry.example.com:5000)",

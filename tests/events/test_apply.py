@@ -175,3 +175,14 @@ def test_a_concurrent_insert_gives_the_event_back_for_a_retry(app, plugins, seed
     assert row.status == EventStatus.FRESH and row.claimed_at is None
     monkeypatch.undo()
     assert events.apply_event(ids[0], plugins, OfflineManifests()).status == EventStatus.DONE
+
+
+def test_processed_events_are_purged_after_the_retention(app, plugins, seed):
+    store_and_apply(plugins, event(), event(repository="nowhere/x"))  # done, failed
+    db.session.execute(
+        sa.update(RegistryEvent).values(received_at=utcnow() - dt.timedelta(days=31))
+    )
+    db.session.commit()
+    assert events.purge_processed(dt.timedelta(days=30)) == 1
+    [kept] = db.session.scalars(sa.select(RegistryEvent)).all()
+    assert kept.status == EventStatus.FAILED

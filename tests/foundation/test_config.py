@@ -75,3 +75,30 @@ def test_factory_generates_secret_key_once(tmp_path):
     assert len(first.config["SECRET_KEY"]) >= 32
     assert first.config["SQLALCHEMY_DATABASE_URI"].endswith("wharfinger.db")
     assert first.config["TOKEN_ISSUER"] == "localhost"
+
+
+def test_database_url_errors_hide_the_password(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={"WHARFINGER_DATABASE_URL": "oracle://wharf:S3cretPW@db/wharf"})
+    assert "S3cretPW" not in str(error.value) and "***" in str(error.value)
+    with pytest.raises(ConfigError, match="WHARFINGER_DATABASE_URL"):
+        create_app(
+            {
+                "INSTANCE_PATH": str(tmp_path),
+                "SECRET_KEY": "k",
+                "DATABASE_URL": "mysql://u:pw@h:notaport/db",
+            }
+        )
+
+
+def test_names_refuse_a_trailing_newline():
+    from app.services import names
+    from app.services.errors import Invalid
+
+    for check, value in (
+        (names.check_username, "alice\n"),
+        (names.check_namespace_name, "ns\n"),
+        (names.check_team_name, "devs\nx"),
+    ):
+        with pytest.raises(Invalid):
+            check(value)

@@ -23,8 +23,8 @@ def main() -> None:
     """Run one burst worker with the blocking pass."""
     config, handshake = json.loads(sys.argv[1]), Path(sys.argv[2])
     from app import create_app
+    from app.jobs.worker import run_worker
     from app.services import catalog
-    from worker import run_worker
 
     def blocking_pass(registry, client, plugins, strategy, workers=8):
         (handshake / f"entered-{os.getpid()}").write_text(strategy)

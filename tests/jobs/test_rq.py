@@ -27,6 +27,7 @@ from app.extensions import db
 from app.jobs import tasks
 from app.jobs.locks import exclusive
 from app.jobs.runner import RQRunner
+from app.jobs.worker import run_cron, run_worker
 from app.models import RegistryEvent, Tag
 from app.models.enums import EventStatus, Role
 from app.registry.events import parse_envelope
@@ -35,7 +36,6 @@ from app.services.registry_access import ManifestFetcher
 from tests.events.conftest import REGISTRY_HOST, OfflineManifests, envelope, event, post_events
 from tests.factories import make_namespace, make_registry, make_team, make_user
 from tests.jobs.conftest import PassRace
-from worker import run_cron, run_worker
 
 pytestmark = pytest.mark.usefixtures("restore_signals")
 

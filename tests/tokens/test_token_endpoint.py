@@ -295,3 +295,10 @@ def test_database_down_is_a_503_json_not_a_500(app_config):
     response = create_app(app_config).test_client().get("/v2/token", query_string={"service": "x"})
     assert response.status_code == 503 and response.is_json
     assert response.get_json()["error"] == "temporarily_unavailable"
+
+
+def test_nul_bytes_are_a_400_on_every_database(client, world):
+    # Found by the hypothesis tests on PostgreSQL, which cannot store NUL in text.
+    for query in ({"service": "\x00"}, {"service": SERVICE, "account": "a\x00"}):
+        assert client.get("/v2/token", query_string=query).status_code == 400
+    assert get_token(client, user="view\x00er").status_code == 400

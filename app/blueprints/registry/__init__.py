@@ -101,6 +101,22 @@ def _post_request() -> TokenRequest:
     )
 
 
+def _refuse_nul_bytes(token_request: TokenRequest) -> TokenRequest:
+    """No database stores NUL in text (PostgreSQL refuses it): a 400, not a server error."""
+    values = [
+        token_request.service,
+        token_request.account,
+        token_request.username,
+        token_request.password,
+        token_request.refresh_token,
+        token_request.client_id,
+        *token_request.scopes,
+    ]
+    if any("\x00" in value for value in values if value):
+        raise TokenError("the request contains a NUL character")
+    return token_request
+
+
 @bp.route("/v2/token", methods=["GET", "POST"])
 def token():
     """Issue a registry bearer token (distribution token spec; protocol.md §4-5).
@@ -111,7 +127,9 @@ def token():
     if (request.content_length or 0) > MAX_TOKEN_REQUEST_BYTES:
         return _error(400, "token request too large", "invalid_request")
     try:
-        token_request = _post_request() if request.method == "POST" else _get_request()
+        token_request = _refuse_nul_bytes(
+            _post_request() if request.method == "POST" else _get_request()
+        )
         grant = current_app.extensions["wharfinger.tokens"].issue(token_request)
     except TokenError as exc:
         return _error(exc.status, exc.message, exc.error)
