@@ -214,7 +214,7 @@ def _run_init(paths: ContainerPaths, tmp_path: Path, **overrides: str):
             env[key] = str(paths.host(value))
     system_cas = tmp_path / "system-cas.pem"
     system_cas.write_text("# the system CA certificates\n")
-    env.update(SYSTEM_CA_BUNDLE=str(system_cas), PYTHONPATH=str(ROOT), **overrides)
+    env.update(SYSTEM_CA_BUNDLE=str(system_cas), **overrides)
     script = ROOT / service("init")["entrypoint"][0].removeprefix("/opt/wharfinger/")
     return run([str(script)], clean_environment(**env), tmp_path)
 
