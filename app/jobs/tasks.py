@@ -67,10 +67,7 @@ def apply_events(row_ids: list[int]) -> int:
     from app.services.registry_access import ManifestFetcher
 
     manifests, plugins = ManifestFetcher.for_app(current_app), _plugins()
-    try:
-        return sum(events.apply_event(i, plugins, manifests) is not None for i in row_ids)
-    finally:
-        manifests.close()
+    return sum(events.apply_event(i, plugins, manifests) is not None for i in row_ids)
 
 
 @job

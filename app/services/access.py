@@ -14,7 +14,7 @@ from app.authz import Actor, NamespaceFacts
 from app.authz.settings import AccessSettings
 from app.extensions import db
 from app.models import GLOBAL_NAMESPACE_NAME, Namespace, Team, TeamMember, User
-from app.models.enums import Role
+from app.models.enums import NamespaceKind, Role
 from app.registry.scopes import Scope
 
 
@@ -36,6 +36,17 @@ def namespace_name_of(repository: str) -> str:
     """The namespace of a repository name: its first component, or the global namespace."""
     head, slash, _ = repository.partition("/")
     return head if slash else GLOBAL_NAMESPACE_NAME
+
+
+def full_name(namespace: Namespace, name: str) -> str:
+    """``namespace/name``, or just ``name`` in the global namespace (as clients write it)."""
+    return name if namespace.kind == NamespaceKind.GLOBAL else f"{namespace.name}/{name}"
+
+
+def name_in_namespace(repository: str) -> str:
+    """A repository's name inside its namespace: ``etcd`` of ``microbox/etcd``, ``busybox``
+    of ``busybox`` (the global namespace)."""
+    return repository.split("/", 1)[1] if "/" in repository else repository
 
 
 def actor_for(user: User | None, read_only: bool = False) -> Actor:

@@ -11,6 +11,7 @@ from app.models import Namespace, Registry, Team, TeamMember, User
 from app.models.enums import NamespaceKind, Role, Visibility
 from app.models.user import new_security_stamp
 from app.services import activities, credentials, names
+from app.services.authentication import find_user
 from app.services.errors import Conflict, Invalid, NotFound
 
 PASSWORD_MIN = 8
@@ -41,7 +42,7 @@ def password_matches(user: User, password: str) -> bool:
 
 def get_user(username: str) -> User:
     """The user with this name, or NotFound."""
-    user = db.session.scalar(sa.select(User).where(User.username == username))
+    user = find_user(username)
     if user is None:
         raise NotFound(f"no user named {username!r}", field="username")
     return user

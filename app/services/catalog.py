@@ -27,7 +27,9 @@ from app.models.enums import NamespaceKind, Visibility
 from app.registry import manifests
 from app.registry.client import CatalogIncomplete, RegistryClient, RegistryError, map_bounded
 from app.services import activities
-from app.services.access import namespace_name_of
+from app.services.access import full_name, name_in_namespace, namespace_name_of
+from app.services.registries import global_team_name
+from app.services.registry_access import describe_manifest
 
 log = logging.getLogger("wharfinger.catalog")
 
@@ -125,22 +127,12 @@ def load_state(registry: Registry) -> LocalState:
     for repository in db.session.scalars(
         sa.select(Repository).where(Repository.namespace_id.in_(list(by_id)))
     ):
-        repositories[_full_name(by_id[repository.namespace_id], repository.name)] = repository
+        repositories[full_name(by_id[repository.namespace_id], repository.name)] = repository
     names = {r.id: n for n, r in repositories.items()}
     tags: dict[str, dict[str, Tag]] = {name: {} for name in repositories}
     for tag in db.session.scalars(sa.select(Tag).where(Tag.repository_id.in_(list(names)))):
         tags[names[tag.repository_id]][tag.name] = tag
     return LocalState(namespaces, repositories, tags)
-
-
-def _full_name(namespace: Namespace, name: str) -> str:
-    """``namespace/name``, or ``name`` in the global namespace."""
-    return name if namespace.kind == NamespaceKind.GLOBAL else f"{namespace.name}/{name}"
-
-
-def _short_name(full_name: str) -> str:
-    """The repository's name inside its namespace."""
-    return full_name.split("/", 1)[1] if "/" in full_name else full_name
 
 
 class Reconciler:
@@ -185,21 +177,10 @@ class Reconciler:
             for tag, ref in (r.tags or {}).items()
             if getattr(state.tags.get(r.name, {}).get(tag), "digest", None) != ref.digest
         }
-        summaries = map_bounded(lambda item: self._summary(*item), sorted(wanted), self.workers)
+        summaries = map_bounded(
+            lambda item: describe_manifest(self.client, *item), sorted(wanted), self.workers
+        )
         return dict(zip(sorted(wanted), summaries, strict=True))
-
-    def _summary(self, repository: str, digest: str) -> manifests.ManifestSummary:
-        """The manifest's details, with the image's platform; empty when unreadable."""
-        try:
-            ref, body = self.client.get_manifest(repository, digest)
-            summary = manifests.summarize(ref.media_type, body)
-            if summary.config_digest and not summary.is_index:
-                summary = manifests.summarize(
-                    ref.media_type, body, self.client.get_blob(repository, summary.config_digest)
-                )
-            return summary
-        except RegistryError as exc:
-            return manifests.ManifestSummary(media_type=None, problem=str(exc))
 
     def _apply_repository(self, remote: RemoteRepository, state: LocalState, details) -> None:
         """Create/update/remove one repository's tags in its own transaction."""
@@ -222,7 +203,9 @@ class Reconciler:
         namespace = state.namespaces.get(name)
         if namespace is not None:
             return namespace
-        team = db.session.scalar(sa.select(Team).where(Team.name == f"~global:{self.registry.id}"))
+        team = db.session.scalar(
+            sa.select(Team).where(Team.name == global_team_name(self.registry))
+        )
         namespace = Namespace(
             name=name,
             registry_id=self.registry.id,
@@ -255,7 +238,7 @@ class Reconciler:
         """The repository row, created when the registry has it and we do not."""
         repository = state.repositories.get(full_name)
         if repository is None:
-            repository = Repository(namespace_id=namespace.id, name=_short_name(full_name))
+            repository = Repository(namespace_id=namespace.id, name=name_in_namespace(full_name))
             db.session.add(repository)
             db.session.flush()
             state.repositories[full_name] = repository
@@ -268,7 +251,7 @@ class Reconciler:
         tag = local.get(name)
         if tag is not None and tag.digest == ref.digest:
             return
-        summary = details.get((_full_name(namespace, repository.name), ref.digest))
+        summary = details.get((full_name(namespace, repository.name), ref.digest))
         created = tag is None
         if created:
             tag = Tag(repository_id=repository.id, name=name)
@@ -287,7 +270,7 @@ class Reconciler:
             None,
             "repository",
             repository.id,
-            f"{_full_name(namespace, repository.name)}:{name}",
+            f"{full_name(namespace, repository.name)}:{name}",
             actor_name=RECONCILER,
             team_id=namespace.team_id,
             namespace_id=namespace.id,
@@ -296,12 +279,12 @@ class Reconciler:
             reason="found by reconciliation",
         )
         log.info(
-            "[catalog] %s the tag '%s' of %s", verb, name, _full_name(namespace, repository.name)
+            "[catalog] %s the tag '%s' of %s", verb, name, full_name(namespace, repository.name)
         )
 
     def _remove_tag(self, namespace: Namespace, repository: Repository, tag: Tag) -> None:
         """Delete a tag the registry no longer has, keeping the history as an activity."""
-        full = _full_name(namespace, repository.name)
+        full = full_name(namespace, repository.name)
         activities.record(
             self.plugins,
             "repository.delete",
@@ -323,13 +306,13 @@ class Reconciler:
     def _remove_vanished(self, remote, state: LocalState, busy: set[str]) -> None:
         """Tags of repositories missing from a completely read catalog."""
         present = {r.name for r in remote}
-        for full_name, repository in state.repositories.items():
-            if full_name in present or full_name in busy or not state.tags.get(full_name):
+        for name, repository in state.repositories.items():
+            if name in present or name in busy or not state.tags.get(name):
                 continue
             namespace = db.session.get(Namespace, repository.namespace_id)
-            for tag in list(state.tags[full_name].values()):
+            for tag in list(state.tags[name].values()):
                 self._remove_tag(namespace, repository, tag)
-            state.tags[full_name].clear()
+            state.tags[name].clear()
         db.session.commit()
 
 

@@ -19,7 +19,8 @@ from app.models import Namespace, RegistryEvent, Repository, Tag, User, utcnow
 from app.models.enums import EventStatus
 from app.registry import events as protocol
 from app.services import activities, registries
-from app.services.access import namespace_name_of
+from app.services.access import full_name, name_in_namespace, namespace_name_of
+from app.services.authentication import find_user
 from app.services.system import SYSTEM_SUBJECT
 
 log = logging.getLogger(__name__)
@@ -193,22 +194,6 @@ def _apply(n, host: str | None, plugins, manifests) -> Outcome:
     return handler(n, namespace, registry, plugins, manifests)
 
 
-def repository_path(namespace: Namespace, repository_name: str) -> str:
-    """The repository's name inside its namespace (``etcd`` of ``microbox/etcd``)."""
-    if namespace.kind.value == "global":
-        return repository_name
-    return repository_name.split("/", 1)[1]
-
-
-def full_name(namespace: Namespace, repository: Repository) -> str:
-    """``namespace/name``, or just ``name`` in the global namespace."""
-    return (
-        repository.name
-        if namespace.kind.value == "global"
-        else f"{namespace.name}/{repository.name}"
-    )
-
-
 def find_repository(namespace: Namespace, name: str) -> Repository | None:
     """The repository of this namespace with this name."""
     return db.session.scalar(
@@ -220,17 +205,15 @@ def find_repository(namespace: Namespace, name: str) -> Repository | None:
 
 def _user(name: str | None) -> User | None:
     """The user an event's actor names, if they exist."""
-    if not name:
-        return None
-    return db.session.scalar(sa.select(User).where(User.username == name))
+    return find_user(name) if name else None
 
 
 def _record(plugins, key, n, namespace, repository, tag_name, **parameters):
     """An activity on a repository, attributed to the event's actor."""
     name = (
-        f"{full_name(namespace, repository)}:{tag_name}"
+        f"{full_name(namespace, repository.name)}:{tag_name}"
         if tag_name
-        else full_name(namespace, repository)
+        else full_name(namespace, repository.name)
     )
     activities.record(
         plugins,
@@ -249,7 +232,7 @@ def _record(plugins, key, n, namespace, repository, tag_name, **parameters):
 
 def _apply_tag_push(n, namespace, registry, plugins, manifests) -> Outcome:
     """Create or move a tag; details (size, platforms) come from the manifest itself."""
-    name = repository_path(namespace, n.repository)
+    name = name_in_namespace(n.repository)
     repository = find_repository(namespace, name)
     if repository is None:
         repository = Repository(namespace_id=namespace.id, name=name)
@@ -298,7 +281,7 @@ def _delete_tags(tags, n, namespace, repository, plugins) -> None:
 
 def _apply_manifest_delete(n, namespace, registry, plugins, manifests) -> Outcome:
     """A manifest was deleted: every tag on that digest is gone."""
-    repository = find_repository(namespace, repository_path(namespace, n.repository))
+    repository = find_repository(namespace, name_in_namespace(n.repository))
     if repository is None:
         return Outcome(EventStatus.IGNORED, "repository not known")
     tags = [
@@ -317,7 +300,7 @@ def _apply_manifest_delete(n, namespace, registry, plugins, manifests) -> Outcom
 
 def _apply_tag_delete(n, namespace, registry, plugins, manifests) -> Outcome:
     """The registry's per-tag delete event (follows a manifest delete)."""
-    repository = find_repository(namespace, repository_path(namespace, n.repository))
+    repository = find_repository(namespace, name_in_namespace(n.repository))
     tag = repository and db.session.scalar(
         sa.select(Tag).where(Tag.repository_id == repository.id, Tag.name == n.tag)
     )
@@ -331,7 +314,7 @@ def _apply_tag_delete(n, namespace, registry, plugins, manifests) -> Outcome:
 
 def _apply_manifest_pull(n, namespace, registry, plugins, manifests) -> Outcome:
     """A GET of a manifest: remember when its tags were last pulled."""
-    repository = find_repository(namespace, repository_path(namespace, n.repository))
+    repository = find_repository(namespace, name_in_namespace(n.repository))
     if repository is None:
         return Outcome(EventStatus.IGNORED, "repository not known")
     condition = Tag.name == n.tag if n.tag else Tag.digest == n.digest

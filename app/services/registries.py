@@ -89,9 +89,14 @@ def add_registry(
     return registry
 
 
+def global_team_name(registry: Registry) -> str:
+    """The hidden team owning a registry's global and orphan namespaces."""
+    return f"~global:{registry.id}"
+
+
 def _create_global_namespace(registry: Registry) -> Namespace:
     """The namespace for names without "/": public, owned by a hidden team (admins rule it)."""
-    team = Team(name=f"~global:{registry.id}", hidden=True)
+    team = Team(name=global_team_name(registry), hidden=True)
     db.session.add(team)
     db.session.flush()
     namespace = Namespace(
