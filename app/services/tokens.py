@@ -149,12 +149,17 @@ class TokenIssuer:
 
     @property
     def signer(self) -> jwt.TokenSigner:
-        """The token signer, loaded on first use (so the app starts before ``init``)."""
-        if self._signer is None:
+        """The token signer, loaded on first use (so the app starts before ``init``) and
+        reloaded once its certificate has expired: the registry refuses tokens whose x5c
+        is out of date, so a replaced certificate is picked up without a restart, and a
+        still-expired one is a clear 503 instead of tokens the registry rejects."""
+        signer = self._signer
+        if signer is None or signer.certificates_expire_at <= utcnow():
             with self._signer_lock:
-                if self._signer is None:
+                if self._signer is signer:
                     self._signer = self._load_signer()
-        return self._signer
+                signer = self._signer
+        return signer
 
     def _load_signer(self) -> jwt.TokenSigner:
         """Read the key and certificate, with a message saying which file and what to do."""

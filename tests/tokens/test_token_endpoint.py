@@ -302,3 +302,26 @@ def test_nul_bytes_are_a_400_on_every_database(client, world):
     for query in ({"service": "\x00"}, {"service": SERVICE, "account": "a\x00"}):
         assert client.get("/v2/token", query_string=query).status_code == 400
     assert get_token(client, user="view\x00er").status_code == 400
+
+
+def test_an_expired_signing_certificate_is_replaced_without_a_restart(
+    client, world, app, tmp_path, reader
+):
+    import datetime as dt
+
+    from app.registry import keys as key_tools
+
+    issuer = app.extensions["wharfinger.tokens"]
+    assert get_token(client, user="viewer").status_code == 200
+    issuer.signer.certificates_expire_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    old_signer = issuer.signer  # still the same file: reloaded, valid again
+    assert old_signer.certificates_expire_at > dt.datetime.now(dt.UTC)
+    key = key_tools.load_private_key(Path(app.config["SIGNING_KEY"]).read_bytes())
+    expired = key_tools.self_signed_certificate(key, "expired", ["localhost"], days=0)
+    stale = tmp_path / "stale.crt"
+    stale.write_bytes(key_tools.certificate_pem(expired))
+    issuer._key_paths = (app.config["SIGNING_KEY"], str(stale))
+    issuer.signer.certificates_expire_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    response = get_token(client, user="viewer")
+    assert response.status_code == 503
+    assert "signing key unusable" in response.get_json()["errors"][0]["message"]
