@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"] or None)
     settings["INSTANCE_PATH"] = app.instance_path
     _apply_settings(app, settings)
+    _init_logging(app)
     _init_extensions(app)
     _init_plugins(app)
     _init_jobs(app)
@@ -59,7 +59,13 @@ def _apply_settings(app: Flask, settings: dict[str, Any]) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
     app.config["WHARFINGER"] = settings
-    logging.getLogger("app").setLevel(settings["LOG_LEVEL"])
+
+
+def _init_logging(app: Flask) -> None:
+    """Log lines (text or JSON) tagged with the request id."""
+    from app.logs import configure_logging
+
+    configure_logging(app)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -296,7 +296,16 @@ SETTINGS: tuple[Setting, ...] = (
         "Start with built-in plugins only: ignore entry points and WHARFINGER_PLUGINS.",
     ),
     Setting(
-        "LOG_LEVEL", "INFO", _parse_choice(("DEBUG", "INFO", "WARNING", "ERROR")), "Log level."
+        "LOG_LEVEL",
+        "INFO",
+        _parse_choice(("DEBUG", "INFO", "WARNING", "ERROR")),
+        "Log level.",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "text",
+        _parse_choice(("text", "json")),
+        "`text` or `json` (one object per line); every line carries the request id.",
     ),
 )
 
