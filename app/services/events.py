@@ -54,18 +54,12 @@ def store(notifications, registry_host: str | None = None) -> list[int]:
     ]
     if not wanted:
         return []
-    known = set(
-        db.session.scalars(
-            sa.select(RegistryEvent.event_id).where(
-                RegistryEvent.event_id.in_([n.id for n in wanted])
-            )
-        )
-    )
-    rows = [_row(n, registry_host) for n in wanted if n.id not in known]
+    # No look-up first: redeliveries are rare, and the unique event id catches them.
+    rows = [_row(n, registry_host) for n in wanted]
     try:
         db.session.add_all(rows)
         db.session.commit()
-    except IntegrityError:  # a concurrent delivery of the same id won the race
+    except IntegrityError:  # a redelivery, or a concurrent delivery of the same id
         db.session.rollback()
         return _store_one_by_one(wanted, registry_host)
     return [row.id for row in rows]
