@@ -14,6 +14,15 @@ from app.models.enums import Role
 
 WILDCARD = "*"
 CATALOG = "catalog"
+READ_ONLY_ACTIONS = frozenset({"pull"})
+
+
+def read_only_limit(actor: Actor, type_: str, granted: frozenset[str]) -> frozenset[str]:
+    """What may remain of ``granted`` for this actor whoever decided it (a policy plugin
+    included): a read-only credential keeps pull on repositories and nothing else."""
+    if not actor.read_only:
+        return granted
+    return granted & READ_ONLY_ACTIONS if type_ == "repository" else frozenset()
 
 
 def repository_actions(

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from app.authz import Actor, NamespaceFacts
+from app.authz import Actor, NamespaceFacts, management
 from app.authz.settings import AccessSettings
 from app.extensions import db
 from app.models import GLOBAL_NAMESPACE_NAME, Namespace, Team, TeamMember, User
 from app.models.enums import NamespaceKind, Role
 from app.registry.scopes import Scope
+from app.services.errors import Forbidden
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,15 @@ def name_in_namespace(repository: str) -> str:
     """A repository's name inside its namespace: ``etcd`` of ``microbox/etcd``, ``busybox``
     of ``busybox`` (the global namespace)."""
     return repository.split("/", 1)[1] if "/" in repository else repository
+
+
+def require(action: str, user: User | None, message: str, **facts) -> None:
+    """Ask the authorization engine's rules table about ``action``; a refusal becomes
+    ``Forbidden(message)`` for the UI, the API and the CLI."""
+    try:
+        management.require(action, actor_for(user), **facts)
+    except management.Denied:
+        raise Forbidden(message) from None
 
 
 def actor_for(user: User | None, read_only: bool = False) -> Actor:

@@ -13,12 +13,12 @@ import secrets
 
 import sqlalchemy as sa
 
-from app.authz import Actor, allowed
 from app.authz.settings import AccessSettings
 from app.extensions import db
 from app.models import ApplicationToken, RefreshToken, User, utcnow
 from app.services import activities
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.access import require
+from app.services.errors import Conflict, Invalid, NotFound
 
 APPLICATION_TOKEN_PREFIX = "wh_"  # noqa: S105 (a prefix, not a secret)
 REFRESH_TOKEN_PREFIX = "whr_"  # noqa: S105
@@ -56,11 +56,14 @@ def check_manage_rights(actor: User | None, owner: User) -> None:
     """
     if actor is None:
         return
-    subject = Actor(actor.id, actor.username, is_admin=actor.admin)
-    if not allowed(
-        "application_token.manage", subject, settings=AccessSettings(), target_user_id=owner.id
-    ):
-        raise Forbidden("only the owner or an administrator may manage these tokens")
+    # The token-management rule reads no access switch; the defaults stand in for them.
+    require(
+        "application_token.manage",
+        actor,
+        "only the owner or an administrator may manage these tokens",
+        settings=AccessSettings(),
+        target_user_id=owner.id,
+    )
 
 
 def create_application_token(

@@ -16,8 +16,8 @@ from app.extensions import db
 from app.models import Namespace, Registry, Team, User
 from app.models.enums import NamespaceKind, Visibility
 from app.services import activities, names
-from app.services.access import actor_for
-from app.services.errors import Conflict, Forbidden, Invalid
+from app.services.access import require
+from app.services.errors import Conflict, Invalid
 from app.services.teams import role_of, team_facts
 
 DESCRIPTION_MAX = 10_000
@@ -35,17 +35,9 @@ def namespace_facts(namespace: Namespace) -> NamespaceFacts:
     )
 
 
-def _require(action: str, user: User, message: str, **facts) -> None:
-    """Ask the rules table; turn a refusal into ``Forbidden(message)``."""
-    try:
-        management.require(action, actor_for(user), **facts)
-    except management.Denied:
-        raise Forbidden(message) from None
-
-
 def _require_on(action: str, user: User, namespace: Namespace, message: str, **facts) -> None:
-    """``_require`` about ``namespace``, with ``user``'s role in its team."""
-    _require(
+    """``require`` about ``namespace``, with ``user``'s role in its team."""
+    require(
         action,
         user,
         message,
@@ -110,7 +102,7 @@ def create_namespace(
         if team.hidden
         else f"you may not create namespaces for team {team.name!r}"
     )
-    _require(
+    require(
         "namespace.create",
         actor,
         message,

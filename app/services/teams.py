@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.authz import management
 from app.authz.settings import AccessSettings
 from app.authz.subjects import TeamFacts
 from app.extensions import db
 from app.models import Team, TeamMember, User
 from app.models.enums import Role
 from app.services import activities, names
-from app.services.access import actor_for
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.access import require
+from app.services.errors import Conflict, Invalid, NotFound
 
 
 def team_facts(team: Team) -> TeamFacts:
@@ -39,14 +38,6 @@ def role_of(team: Team, user: User | None) -> Role | None:
     return member.role if member else None
 
 
-def _require(action: str, user: User | None, message: str, **facts) -> None:
-    """Ask the rules table; turn a refusal into ``Forbidden(message)``."""
-    try:
-        management.require(action, actor_for(user), **facts)
-    except management.Denied:
-        raise Forbidden(message) from None
-
-
 def _require_member_management(user: User, team: Team, settings: AccessSettings) -> None:
     """Only admins and the team's owners manage members; hidden teams get none."""
     message = (
@@ -54,7 +45,7 @@ def _require_member_management(user: User, team: Team, settings: AccessSettings)
         if team.hidden
         else f"only admins and owners of team {team.name!r} may manage its members"
     )
-    _require(
+    require(
         "team.manage_members",
         user,
         message,
@@ -102,10 +93,15 @@ def create_team(
 
     Records ``team.create``.
     """
-    _require("team.create", actor, "you may not create teams", settings=settings)
+    require("team.create", actor, "you may not create teams", settings=settings)
     owner = owner or actor
-    if owner.id != actor.id and not actor.admin:
-        raise Forbidden("only admins may make another user the owner of a new team")
+    if owner.id != actor.id:  # Portus: only admins pass owner_id
+        require(
+            "admin.access",
+            actor,
+            "only admins may make another user the owner of a new team",
+            settings=settings,
+        )
     name = names.check_team_name(name)
     if db.session.scalar(sa.select(Team.id).where(Team.name == name)):
         raise Conflict(f"team name {name!r} is already taken", field="name")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from app.authz import ALL_RIGHTS, WILDCARD, read_only_limit
 from app.authz.settings import AccessSettings
 from app.extensions import db
 from app.models import Registry, utcnow
@@ -30,10 +31,7 @@ from app.services.authentication import (
 )
 from app.services.system import SYSTEM_SUBJECT, SYSTEM_TOKEN_TTL
 
-REPOSITORY_RIGHTS = frozenset({"pull", "push", "delete"})
 SERVICE_CACHE_SECONDS = 5.0
-READ_ONLY_ACTIONS = frozenset({"pull"})
-WILDCARD = "*"
 
 
 class TokenError(Exception):
@@ -99,21 +97,21 @@ def allowed_actions(scope: Scope) -> frozenset[str]:
     ``*`` the explicit rights it stands for (skopeo asks ``*`` and needs pull+delete)."""
     requested = frozenset(scope.actions)
     if scope.type == "repository" and WILDCARD in requested:
-        return requested | REPOSITORY_RIGHTS
+        return requested | ALL_RIGHTS
     return requested
 
 
 def expand_wildcard(scope: Scope, granted: frozenset[str]) -> frozenset[str]:
     """Repository ``*`` → pull, push, delete, so filters can remove single rights."""
     if scope.type == "repository" and WILDCARD in granted:
-        return (granted - {WILDCARD}) | REPOSITORY_RIGHTS
+        return (granted - {WILDCARD}) | ALL_RIGHTS
     return granted
 
 
 def collapse_wildcard(scope: Scope, granted: frozenset[str]) -> tuple[str, ...]:
     """Answer ``*`` only when it was asked and every right it implies survived."""
     if scope.type == "repository" and WILDCARD in scope.actions:
-        if granted >= REPOSITORY_RIGHTS:
+        if granted >= ALL_RIGHTS:
             return (WILDCARD,)
         return tuple(sorted(granted - {WILDCARD}))
     return tuple(sorted(granted))
@@ -278,8 +276,7 @@ class TokenIssuer:
         answer = self.plugins.hook.authorize_scope(request=request)
         granted = frozenset(answer or ()) & allowed_actions(request.scope)
         granted = expand_wildcard(request.scope, granted)
-        if request.actor.read_only:  # whatever a policy plugin said: a read-only credential
-            granted &= READ_ONLY_ACTIONS if request.scope.type == "repository" else frozenset()
+        granted = read_only_limit(request.actor, request.scope.type, granted)
         for keep in self.plugins.hook.filter_access(request=request, granted=granted):
             if keep is not None:
                 granted &= frozenset(keep)
