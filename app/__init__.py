@@ -71,7 +71,7 @@ def _init_logging(app: Flask) -> None:
 def _init_extensions(app: Flask) -> None:
     """Bind db, migrations and the login manager to this app."""
     from app.database import install_sqlite_pragmas
-    from app.extensions import db, login_manager, migrate
+    from app.extensions import csrf, db, login_manager, migrate
     from app.services.accounts import load_session_user
 
     db.init_app(app)
@@ -80,6 +80,19 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.user_loader(load_session_user)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.login_message_category = "warning"
+    csrf.init_app(app)
+    https = app.config["URL"].startswith("https://")
+    app.config.update(
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    )
 
 
 def _init_plugins(app: Flask) -> None:
@@ -105,11 +118,36 @@ def _init_jobs(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Attach every area's blueprint."""
-    from app.blueprints.main import bp as main_bp
-    from app.blueprints.registry import bp as registry_bp
+    from app.blueprints import (
+        account,
+        admin,
+        auth,
+        dashboard,
+        errors,
+        main,
+        namespaces,
+        registry,
+        repositories,
+        teams,
+    )
+    from app.blueprints.web import install_template_helpers
+    from app.extensions import csrf
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(registry_bp)
+    csrf.exempt(registry.bp)  # machine endpoints: Basic auth and the events secret
+    for module in (
+        main,
+        registry,
+        errors,
+        auth,
+        dashboard,
+        account,
+        teams,
+        namespaces,
+        repositories,
+        admin,
+    ):
+        app.register_blueprint(module.bp)
+    install_template_helpers(app)
 
 
 def _register_commands(app: Flask) -> None:

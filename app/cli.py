@@ -324,13 +324,14 @@ def doctor_command(registry_name, registry_config):
 
     issuer = current_app.extensions["wharfinger.tokens"]
     runner = current_app.extensions["wharfinger.jobs"]
-    findings = diagnostics.local_findings(
-        current_app.extensions["migrate"].directory, getattr(runner, "connection", None), issuer
+    findings = diagnostics.all_findings(
+        current_app.config,
+        issuer,
+        current_app.extensions["migrate"].directory,
+        getattr(runner, "connection", None),
+        registry_name,
+        registry_config,
     )
-    if all(f.ok for f in findings if f.check in ("database", "signing key")):
-        findings += diagnostics.registry_findings(
-            current_app.config, issuer, registry_name, registry_config
-        )
     for finding in findings:
         click.echo(f"{finding.label:4}  {finding.check}: {finding.message}")
     if not all(f.ok for f in findings):

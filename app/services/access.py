@@ -118,3 +118,10 @@ def scope_requests(
             ScopeRequest(actor, scope, service, registry_id, namespace, role, settings, remote_addr)
         )
     return requests
+
+
+def allowed_actions(user: User | None, actions: tuple[str, ...], **facts) -> dict[str, bool]:
+    """Which of ``actions`` the engine allows ``user`` on these facts (pages show only
+    what may be done; the action itself is checked again when it is done)."""
+    actor = actor_for(user)
+    return {action: management.allowed(action, actor, **facts) for action in actions}

@@ -6,13 +6,15 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.authz.settings import AccessSettings
 from app.extensions import db
 from app.models import Namespace, Registry, Team, TeamMember, User
 from app.models.enums import NamespaceKind, Role, Visibility
 from app.models.user import new_security_stamp
 from app.services import activities, credentials, names
+from app.services.access import require
 from app.services.authentication import find_user
-from app.services.errors import Conflict, Invalid, NotFound
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -197,3 +199,130 @@ def load_session_user(session_id: str) -> User | None:
     if user is None or not user.is_active or user.security_stamp != stamp:
         return None
     return user
+
+
+def user_count() -> int:
+    """How many accounts exist (bots included)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(User))
+
+
+def sign_up_open(signup_enabled: bool, first_user_admin: bool) -> bool:
+    """Whether the sign-up page accepts a new account now.
+
+    The very first account may always sign up while first-user-admin is on (that is how an
+    instance gets its admin, as in Portus); later ones only while sign-up is enabled.
+    """
+    return signup_enabled or (first_user_admin and user_count() == 0)
+
+
+def sign_up(
+    plugins,
+    username: str,
+    email: str,
+    password: str,
+    *,
+    signup_enabled: bool,
+    first_user_admin: bool,
+    display_name: str | None = None,
+) -> User:
+    """Create an account from the sign-up page; the first one becomes admin when
+    ``first_user_admin`` is on and no admin exists yet (Portus's rule)."""
+    if not sign_up_open(signup_enabled, first_user_admin):
+        raise Forbidden("sign-up is switched off here: ask an administrator for an account")
+    no_admin = not db.session.scalar(sa.select(User.id).where(User.admin.is_(True)).limit(1))
+    return create_user(
+        plugins,
+        (username or "").strip(),
+        (email or "").strip(),
+        password,
+        admin=first_user_admin and no_admin,
+        display_name=(display_name or "").strip() or None,
+    )
+
+
+def update_profile(
+    plugins, user: User, *, email: str, display_name: str | None, actor: User
+) -> User:
+    """Change e-mail address and display name (only the user themselves or an admin)."""
+    if actor.id != user.id and not actor.admin:
+        raise Forbidden("only the user or an administrator may change this profile")
+    email = names.check_email((email or "").strip())
+    taken = sa.select(User.id).where(User.email == email, User.id != user.id)
+    if db.session.scalar(taken):
+        raise Conflict(f"e-mail address {email!r} is already in use", field="email")
+    display_name = (display_name or "").strip() or None
+    if display_name and len(display_name) > 255:
+        raise Invalid("display name must be at most 255 characters", field="display_name")
+    if (email, display_name) != (user.email, user.display_name):
+        user.email, user.display_name = email, display_name
+        activities.record(plugins, "user.update", actor, "user", user.id, user.username)
+    return user
+
+
+def change_own_password(plugins, user: User, current: str, new: str, confirmation: str) -> User:
+    """The profile page's password change: the current password is required."""
+    if not password_matches(user, current or ""):
+        raise Invalid("the current password is wrong", field="current_password")
+    if new != confirmation:
+        raise Invalid("the two new passwords differ", field="password_confirmation")
+    return set_password(plugins, user, new, actor=user)
+
+
+def _enabled_admins() -> int:
+    """How many enabled administrators exist."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(User)
+        .where(User.admin.is_(True), User.enabled.is_(True))
+    )
+
+
+def toggle_admin(plugins, actor: User, user: User) -> User:
+    """Admin page: grant or revoke admin rights; never on oneself (Portus's rule), so an
+    instance cannot lose its last admin by a click."""
+    require("admin.access", actor, "only administrators manage users", settings=AccessSettings())
+    if actor.id == user.id:
+        raise Invalid("you cannot change your own administrator rights", field="admin")
+    if user.bot:
+        raise Invalid("bots cannot be administrators", field="admin")
+    return set_admin(plugins, user, not user.admin, actor=actor)
+
+
+def toggle_enabled(plugins, actor: User, user: User) -> User:
+    """Enable or disable an account. Admins may do it to anyone; users only disable
+    themselves; the last enabled admin cannot be disabled (Portus's rule)."""
+    if actor.id != user.id or not user.enabled:
+        require(
+            "admin.access",
+            actor,
+            "only administrators enable or disable users",
+            settings=AccessSettings(),
+        )
+    if user.enabled and user.admin and _enabled_admins() <= 1:
+        raise Invalid("the last administrator cannot be disabled", field="enabled")
+    return set_enabled(plugins, user, not user.enabled, actor=actor)
+
+
+def admin_create_user(
+    plugins, actor: User, username: str, email: str, password: str, *, bot: bool = False
+) -> tuple[User, str | None]:
+    """Admin page: create a user, or a bot with its first application token ("default",
+    shown once); returns the user and that token (None for people)."""
+    require("admin.access", actor, "only administrators create users", settings=AccessSettings())
+    user = create_user(
+        plugins,
+        (username or "").strip(),
+        (email or "").strip() or None,
+        None if bot else password,
+        bot=bot,
+        actor=actor,
+    )
+    if not bot:
+        return user, None
+    _, plain = credentials.create_application_token(plugins, user, "default", actor=actor)
+    return user, plain
+
+
+def users_by_name() -> sa.Select:
+    """Every user, by username (the admin list)."""
+    return sa.select(User).order_by(User.username)

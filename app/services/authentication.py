@@ -136,3 +136,30 @@ def refusal(policy: LockoutPolicy) -> str:
         f"invalid username or password (after {policy.attempts} failed logins in a row an "
         f"account is locked for {policy.minutes} minutes)"
     )
+
+
+def sign_in(
+    plugins, username: str, password: str, *, policy: LockoutPolicy, remote_addr: str | None
+) -> User:
+    """The web sign-in: the same lockout and ``authenticate`` chain as the token endpoint,
+    but only a password (or a plugin's own method) opens a browser session; application
+    tokens are for the CLI, and bots never sign in to the web UI."""
+    identity = authenticate(plugins, username, password, policy=policy, remote_addr=remote_addr)
+    if identity.method in ("application_token", "refresh_token") or identity.user.bot:
+        raise AuthenticationFailed(
+            "application tokens and bot accounts cannot sign in to the web interface"
+        )
+    user = identity.user
+    user.last_login_at = utcnow()
+    activities.record(
+        plugins,
+        "user.login",
+        user,
+        "user",
+        user.id,
+        user.username,
+        method="web",
+        remote_addr=remote_addr,
+    )
+    db.session.commit()
+    return user

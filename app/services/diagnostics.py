@@ -294,3 +294,51 @@ def registry_findings(
     for registry in rows:
         findings += RegistryDoctor(registry, config, issuer, remote).run()
     return findings
+
+
+def all_findings(
+    config,
+    issuer: TokenIssuer,
+    migrations_directory: str,
+    redis_connection,
+    registry_name: str | None = None,
+    registry_config_path: str | None = None,
+) -> list[Finding]:
+    """Every check ``wharfinger doctor`` and the admin Diagnostics page run: this instance
+    first, then each registry's wiring (skipped while database or signing key fail)."""
+    findings = local_findings(migrations_directory, redis_connection, issuer)
+    if all(f.ok for f in findings if f.check in ("database", "signing key")):
+        findings += registry_findings(config, issuer, registry_name, registry_config_path)
+    return findings
+
+
+def probe_registry(hostname: str, use_ssl: bool, config) -> str | None:
+    """None when ``GET /v2/`` answers like a distribution registry (200 or 401 with
+    ``Docker-Distribution-Api-Version``, as Portus checked); otherwise why not, with the
+    likely fix."""
+    base_url = f"{'https' if use_ssl else 'http'}://{hostname}"
+    client = RegistryClient(
+        base_url,
+        lambda scopes: "",
+        verify=config.get("REGISTRY_CA_BUNDLE") or True,
+        retries=0,
+        timeout=(3.0, 5.0),
+    )
+    try:
+        with client:
+            ping = client.ping()
+    except TLSUntrusted as exc:
+        return f"{exc}"
+    except RegistryError as exc:
+        other = "without" if use_ssl else "with"
+        return (
+            f"no answer from {base_url}: {exc}. Is the registry running on that port, and "
+            f"does it speak {'HTTPS' if use_ssl else 'plain HTTP'}? (try {other} SSL)"
+        )
+    if ping.status not in (200, 401) or not ping.api_version:
+        return (
+            f"{base_url}/v2/ answered HTTP {ping.status} without a "
+            "Docker-Distribution-Api-Version header: this is not a container registry, or a "
+            "proxy in front of it changes the answer"
+        )
+    return None

@@ -21,6 +21,7 @@ from app.registry import events as protocol
 from app.services import activities, registries
 from app.services.access import full_name, name_in_namespace, namespace_name_of
 from app.services.authentication import find_user
+from app.services.errors import Invalid, NotFound
 from app.services.system import SYSTEM_SUBJECT
 
 log = logging.getLogger(__name__)
@@ -338,3 +339,24 @@ def purge_processed(older_than: dt.timedelta) -> int:
     )
     db.session.commit()
     return result.rowcount or 0
+
+
+def problem_events(status: EventStatus) -> sa.Select:
+    """Stored events with this status (failed or ignored), newest first, for admins."""
+    return (
+        sa.select(RegistryEvent)
+        .where(RegistryEvent.status == status)
+        .order_by(RegistryEvent.received_at.desc(), RegistryEvent.id.desc())
+    )
+
+
+def retry(event_id: int) -> RegistryEvent:
+    """Put a failed event back in line (after an admin fixed its cause, e.g. created the
+    missing namespace); the caller commits and enqueues ``apply_events``."""
+    row = db.session.get(RegistryEvent, event_id)
+    if row is None:
+        raise NotFound(f"no registry event with id {event_id}")
+    if row.status != EventStatus.FAILED:
+        raise Invalid(f"event {event_id} is {row.status.value}; only failed events are retried")
+    row.status, row.reason, row.claimed_at, row.processed_at = EventStatus.FRESH, None, None, None
+    return row

@@ -16,8 +16,8 @@ from app.extensions import db
 from app.models import Namespace, Registry, Team, User
 from app.models.enums import NamespaceKind, Visibility
 from app.services import activities, names
-from app.services.access import require
-from app.services.errors import Conflict, Invalid
+from app.services.access import allowed_actions, require
+from app.services.errors import Conflict, Invalid, NotFound
 from app.services.teams import role_of, team_facts
 
 DESCRIPTION_MAX = 10_000
@@ -35,7 +35,7 @@ def namespace_facts(namespace: Namespace) -> NamespaceFacts:
     )
 
 
-def _require_on(action: str, user: User, namespace: Namespace, message: str, **facts) -> None:
+def require_on(action: str, user: User, namespace: Namespace, message: str, **facts) -> None:
     """``require`` about ``namespace``, with ``user``'s role in its team."""
     require(
         action,
@@ -68,7 +68,7 @@ def _check_visibility(value: Visibility | str) -> Visibility:
         ) from None
 
 
-def _record(plugins, key: str, actor: User, namespace: Namespace, **params) -> None:
+def record_activity(plugins, key: str, actor: User, namespace: Namespace, **params) -> None:
     """Record a ``namespace.*`` activity aimed at ``namespace``."""
     activities.record(
         plugins,
@@ -126,7 +126,7 @@ def create_namespace(
     )
     db.session.add(namespace)
     db.session.flush()
-    _record(plugins, "namespace.create", actor, namespace, team=team.name)
+    record_activity(plugins, "namespace.create", actor, namespace, team=team.name)
     return namespace
 
 
@@ -145,7 +145,7 @@ def change_visibility(
     visibility = _check_visibility(visibility)
     if visibility not in management.visibility_choices(namespace_facts(namespace)):
         raise Invalid("the global namespace cannot be private", field="visibility")
-    _require_on(
+    require_on(
         "namespace.change_visibility",
         actor,
         namespace,
@@ -158,7 +158,7 @@ def change_visibility(
         return namespace
     namespace.visibility = visibility
     db.session.flush()
-    _record(
+    record_activity(
         plugins,
         "namespace.change_visibility",
         actor,
@@ -181,7 +181,7 @@ def change_description(
 
     Records ``namespace.change_description`` (nothing when unchanged).
     """
-    _require_on(
+    require_on(
         "namespace.edit",
         actor,
         namespace,
@@ -193,7 +193,7 @@ def change_description(
         return namespace
     namespace.description = description
     db.session.flush()
-    _record(plugins, "namespace.change_description", actor, namespace)
+    record_activity(plugins, "namespace.change_description", actor, namespace)
     return namespace
 
 
@@ -204,7 +204,7 @@ def transfer(
 
     Records ``namespace.change_team`` (nothing when it already belongs to ``team``).
     """
-    _require_on(
+    require_on(
         "namespace.change_team",
         actor,
         namespace,
@@ -217,5 +217,41 @@ def transfer(
         return namespace
     namespace.team = team
     db.session.flush()
-    _record(plugins, "namespace.change_team", actor, namespace, old_team=old.name, team=team.name)
+    record_activity(
+        plugins, "namespace.change_team", actor, namespace, old_team=old.name, team=team.name
+    )
     return namespace
+
+
+NAMESPACE_ACTIONS = (
+    "namespace.view",
+    "namespace.edit",
+    "namespace.change_visibility",
+    "namespace.change_team",
+    "namespace.delete",
+)
+
+
+def get_namespace(namespace_id: int) -> Namespace:
+    """The namespace with this id, or NotFound."""
+    namespace = db.session.get(Namespace, namespace_id)
+    if namespace is None:
+        raise NotFound(f"no namespace with id {namespace_id}")
+    return namespace
+
+
+def namespace_permissions(
+    user: User | None, namespace: Namespace, *, settings: AccessSettings
+) -> dict[str, bool]:
+    """What ``user`` may do with ``namespace``, plus the visibilities it may be given."""
+    can = allowed_actions(
+        user,
+        NAMESPACE_ACTIONS,
+        namespace=namespace_facts(namespace),
+        role=role_of(namespace.team, user),
+        settings=settings,
+    )
+    can["visibilities"] = sorted(
+        v.value for v in management.visibility_choices(namespace_facts(namespace))
+    )
+    return can

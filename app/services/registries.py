@@ -136,3 +136,16 @@ def notifying_registry(name: str | None) -> Registry | None:
         return get_registry(name)
     rows = list(db.session.scalars(sa.select(Registry).limit(2)))
     return rows[0] if len(rows) == 1 else None
+
+
+def all_registries() -> list[Registry]:
+    """Every registry, by name."""
+    return list(db.session.scalars(sa.select(Registry).order_by(Registry.name)))
+
+
+def get_registry_by_id(registry_id: int) -> Registry:
+    """The registry with this id, or NotFound."""
+    registry = db.session.get(Registry, registry_id)
+    if registry is None:
+        raise NotFound(f"no registry with id {registry_id}", field="registry_id")
+    return registry

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from app.authz.settings import AccessSettings
 from app.authz.subjects import TeamFacts
 from app.extensions import db
-from app.models import Team, TeamMember, User
+from app.models import Namespace, Team, TeamMember, User
 from app.models.enums import Role
 from app.services import activities, names
-from app.services.access import require
+from app.services.access import allowed_actions, require
 from app.services.errors import Conflict, Invalid, NotFound
 
 
@@ -186,3 +186,111 @@ def remove_member(
     team.members.remove(member)
     db.session.flush()
     _record(plugins, "team.remove_member", actor, team, member=user.username)
+
+
+def get_team(team_id: int) -> Team:
+    """The team with this id, or NotFound (hidden teams too: callers check ``team.view``)."""
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"no team with id {team_id}")
+    return team
+
+
+def require_on_team(
+    action: str, user: User | None, team: Team, message: str, *, settings: AccessSettings
+) -> None:
+    """``require`` about ``team`` with ``user``'s role in it."""
+    require(
+        action, user, message, team=team_facts(team), role=role_of(team, user), settings=settings
+    )
+
+
+def edit_team(
+    plugins,
+    actor: User,
+    team: Team,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    settings: AccessSettings,
+) -> Team:
+    """Rename ``team`` and/or change its description (``None`` leaves a field alone).
+
+    Records ``team.change_team_name`` / ``team.change_team_description``.
+    """
+    require_on_team("team.edit", actor, team, "you may not edit this team", settings=settings)
+    if name is not None:
+        name = names.check_team_name(name)
+        if name != team.name:
+            taken = sa.select(Team.id).where(Team.name == name, Team.id != team.id)
+            if db.session.scalar(taken):
+                raise Conflict(f"team name {name!r} is already taken", field="name")
+            old, team.name = team.name, name
+            _record(plugins, "team.change_team_name", actor, team, old_name=old)
+    if description is not None:
+        text = description.strip() or None
+        if text != team.description:
+            team.description = text
+            _record(plugins, "team.change_team_description", actor, team)
+    db.session.flush()
+    return team
+
+
+def delete_team(plugins, actor: User, team: Team, *, settings: AccessSettings) -> None:
+    """Delete a team that owns no namespace any more.
+
+    Deliberate difference from Portus, which deleted every namespace, repository and image
+    of the team in the same click: here the namespaces must be moved to another team or
+    deleted first, each a separate, visible decision. Records ``team.delete``.
+    """
+    require_on_team("team.delete", actor, team, "you may not delete this team", settings=settings)
+    owned = list(
+        db.session.scalars(
+            sa.select(Namespace.name).where(Namespace.team_id == team.id).order_by(Namespace.name)
+        )
+    )
+    if owned:
+        raise Invalid(
+            f"team {team.name!r} still owns namespaces {', '.join(owned)}: move them to "
+            "another team or delete them first",
+            field="team",
+        )
+    _record(plugins, "team.delete", actor, team)
+    db.session.delete(team)
+    db.session.flush()
+
+
+TEAM_ACTIONS = ("team.view", "team.edit", "team.delete", "team.manage_members", "namespace.create")
+
+
+def team_permissions(user: User | None, team: Team, *, settings: AccessSettings) -> dict:
+    """What ``user`` may do with ``team`` (``namespace.create``: add a namespace to it)."""
+    return allowed_actions(
+        user, TEAM_ACTIONS, team=team_facts(team), role=role_of(team, user), settings=settings
+    )
+
+
+def members(team: Team) -> list[TeamMember]:
+    """The team's members, owners first, then by username."""
+    return list(
+        db.session.scalars(
+            sa.select(TeamMember)
+            .join(User, User.id == TeamMember.user_id)
+            .where(TeamMember.team_id == team.id)
+            .order_by(TeamMember.role.desc(), User.username)
+        )
+    )
+
+
+def owned_namespaces(team: Team) -> list[Namespace]:
+    """The namespaces the team owns, by name."""
+    return list(
+        db.session.scalars(
+            sa.select(Namespace).where(Namespace.team_id == team.id).order_by(Namespace.name)
+        )
+    )
+
+
+def may_create_team(user: User | None, *, settings: AccessSettings) -> bool:
+    """Whether ``user`` may create teams (the Teams page shows the form only then)."""
+    return allowed_actions(user, ("team.create",), settings=settings)["team.create"]

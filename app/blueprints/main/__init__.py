@@ -1,16 +1,10 @@
-"""The landing page, liveness and readiness checks."""
+"""Liveness and readiness checks."""
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, jsonify
 
 from app.services import health
 
 bp = Blueprint("main", __name__)
-
-
-@bp.get("/")
-def index():
-    """Landing page: what this server is and where to go next."""
-    return render_template("main/index.html")
 
 
 @bp.get("/-/live")

@@ -1,0 +1,136 @@
+"""What every page-serving view shares: the app's plugins and access settings, the signed-in
+user, pagination, and turning a service refusal into a form error."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, flash, request
+from flask_login import current_user
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from app.authz.settings import AccessSettings
+from app.blueprints.phrases import sentence
+from app.extensions import db
+from app.models import Registry, User
+from app.models.enums import NamespaceKind
+from app.registry.client import RegistryClient
+from app.services.access import full_name
+from app.services.errors import Forbidden, NotFound, ServiceError
+from app.services.registries import all_registries
+from app.services.registry_access import client_for
+
+PER_PAGE = 25
+PER_PAGE_MAX = 100
+
+
+def plugins():
+    """This app's plugin manager (every service that records activities needs it)."""
+    return current_app.extensions["wharfinger.plugins"]
+
+
+def access_settings() -> AccessSettings:
+    """The operator's access switches, as the token server uses them."""
+    return current_app.extensions["wharfinger.tokens"].access_settings
+
+
+def signed_in_user() -> User | None:
+    """The signed-in user, or None for an anonymous visitor."""
+    return current_user if current_user.is_authenticated else None
+
+
+def registry_client(registry: Registry) -> RegistryClient:
+    """A client for ``registry`` that authenticates with tokens Wharfinger mints itself."""
+    return client_for(registry, current_app.config, current_app.extensions["wharfinger.tokens"])
+
+
+def form_errors(error: ServiceError) -> dict[str, str]:
+    """A service refusal as ``{field: message}``; messages without a field go under ``_``.
+
+    Forbidden and NotFound are raised again: they are not a form mistake, and the error
+    handlers answer them with the 403 and 404 pages.
+    """
+    if isinstance(error, Forbidden | NotFound):
+        raise error
+    return {error.field or "_": str(error)}
+
+
+def done(message: str) -> None:
+    """Tell the user what just happened (shown once on the next page)."""
+    flash(message, "success")
+
+
+@dataclass
+class Page:
+    """One page of a list, with what the pager needs."""
+
+    items: list[Any]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages there are (at least 1)."""
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        """Whether there is a page before this one."""
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        """Whether there is a page after this one."""
+        return self.page < self.pages
+
+
+def _positive_int(name: str, default: int) -> int:
+    """A positive integer query argument; anything else gives ``default``."""
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+def paginate(select: sa.Select, *, scalars: bool = True, per_page: int = PER_PAGE) -> Page:
+    """The page of ``select`` named by ``?page=`` (and ``?per_page=``, at most 100).
+
+    ``scalars=False`` returns rows, for selects of several columns.
+    """
+    per_page = min(_positive_int("per_page", per_page), PER_PAGE_MAX)
+    page = _positive_int("page", 1)
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(select.order_by(None).subquery())
+    )
+    limited = select.limit(per_page).offset((page - 1) * per_page)
+    result = db.session.execute(limited)
+    items = list(result.scalars() if scalars else result)
+    return Page(items, page, per_page, total)
+
+
+def namespace_label(namespace) -> str:
+    """How a namespace is shown: the global one as its registry's host (as Portus did)."""
+    if namespace.kind == NamespaceKind.GLOBAL:
+        return namespace.host_registry.pull_host
+    return namespace.name
+
+
+def install_template_helpers(app) -> None:
+    """Jinja globals and filters the pages share; the Markdown renderer is made here, per
+    app. Raw HTML in Markdown is escaped and images are not rendered (Portus filtered
+    both), so a description can never inject markup or load third-party content."""
+    renderer = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
+
+    def markdown(text: str | None) -> Markup:
+        return Markup(renderer.render(text or ""))  # noqa: S704 - html disabled above
+
+    app.jinja_env.filters["markdown"] = markdown
+    app.jinja_env.globals.update(
+        full_name=full_name,
+        namespace_label=namespace_label,
+        sentence=sentence,
+        registries_for_login=lambda: [r.pull_host for r in all_registries()],
+    )
