@@ -106,10 +106,13 @@ class StackOptions:
 
     ``notifications``: POST events to the live Wharfinger's webhook. ``catalog_maxentries``:
     the registry's ``catalog.maxentries`` (None: the registry's default of 1000).
+    ``register``: register the registry in Wharfinger (off: the test registers it, e.g.
+    through the web UI as a new admin would).
     """
 
     notifications: bool = False
     catalog_maxentries: int | None = None
+    register: bool = True
 
 
 class WebhookGate:
@@ -355,8 +358,9 @@ def stack(app, plugins, e2e_pki, tmp_path, stack_options) -> Iterator[Stack]:
             catalog_maxentries=stack_options.catalog_maxentries,
         )
         try:
-            registries.add_registry(plugins, REGISTRY_NAME, registry.host_port)
-            db.session.commit()
+            if stack_options.register:
+                registries.add_registry(plugins, REGISTRY_NAME, registry.host_port)
+                db.session.commit()
             yield Stack(
                 app,
                 plugins,

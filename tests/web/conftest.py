@@ -3,7 +3,6 @@ world of users, a team with every role, namespaces and tagged repositories."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pytest
@@ -11,51 +10,8 @@ import pytest
 from app.extensions import db
 from app.models import Repository, Tag
 from app.models.enums import Visibility
-from tests.factories import PASSWORD, make_namespace, make_registry, make_role_team, make_user
-
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture
-def app_config(app_config):
-    """Plain HTTP, so the test client keeps the session cookie (it is Secure on HTTPS)."""
-    return {**app_config, "URL": "http://wharfinger.test"}
-
-
-class WebClient:
-    """The Flask test client plus what a browser does with forms: it sends the CSRF token
-    that the page it came from carried."""
-
-    def __init__(self, client):
-        self.client = client
-        self._token: str | None = None
-
-    def _request(self, method: str, path: str, **kwargs):
-        """One request in its own app context, as under a real server: otherwise requests
-        share the test's context and its ``g`` (flask-login's user, Flask-WTF's token)."""
-        with self.client.application.app_context():
-            return self.client.open(path, method=method, **kwargs)
-
-    def get(self, path: str, **kwargs):
-        """GET ``path``, remembering a CSRF token if the page has a form."""
-        response = self._request("GET", path, **kwargs)
-        found = CSRF_FIELD.search(response.get_data(as_text=True))
-        if found:
-            self._token = found.group(1)
-        return response
-
-    def post(self, path: str, data: dict | None = None, *, csrf: bool = True, **kwargs):
-        """POST a form; with ``csrf`` the token of a page of this session is included."""
-        data = dict(data or {})
-        if csrf:
-            if self._token is None:
-                self.get("/users/sign_in", follow_redirects=True)
-            data["csrf_token"] = self._token
-        return self._request("POST", path, data=data, **kwargs)
-
-    def sign_in(self, username: str, password: str = PASSWORD):
-        """Sign in through the form; returns the response."""
-        return self.post("/users/sign_in", {"username": username, "password": password})
+from tests.factories import make_namespace, make_registry, make_role_team, make_user
+from tests.support.web import WebClient
 
 
 @pytest.fixture

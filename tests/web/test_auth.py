@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import Activity, User
 from app.services import credentials
 from tests.factories import PASSWORD, make_registry, make_user
-from tests.web.conftest import WebClient
+from tests.support.web import WebClient
 
 
 def text(response) -> str:
