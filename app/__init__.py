@@ -26,10 +26,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"] or None)
     settings["INSTANCE_PATH"] = app.instance_path
     _apply_settings(app, settings)
+    _init_proxy(app)
     _init_logging(app)
     _init_extensions(app)
     _init_plugins(app)
     _init_jobs(app)
+    _init_metrics(app)
     _register_blueprints(app)
     _register_commands(app)
     return app
@@ -46,7 +48,7 @@ def _apply_settings(app: Flask, settings: dict[str, Any]) -> None:
     for name in ("SECRET_KEY", "EVENTS_SECRET"):
         if not settings.get(name):
             Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
-            settings[name] = read_or_create_secret(Path(settings[f"{name}_FILE"]))
+            settings[name] = read_or_create_secret(Path(settings[f"GENERATED_{name}_PATH"]))
     settings["TOKEN_ISSUER"] = settings.get("TOKEN_ISSUER") or settings["FQDN"]
     settings["URL"] = (settings.get("URL") or f"https://{settings['FQDN']}:8443").rstrip("/")
     try:
@@ -59,6 +61,18 @@ def _apply_settings(app: Flask, settings: dict[str, Any]) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
     app.config["WHARFINGER"] = settings
+
+
+def _init_proxy(app: Flask) -> None:
+    """Behind WHARFINGER_PROXY_COUNT proxies, take the client's address, scheme, host and
+    port from their ``X-Forwarded-*`` headers; with 0 those headers are ignored."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    count = app.config["PROXY_COUNT"]
+    if count:
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count
+        )
 
 
 def _init_logging(app: Flask) -> None:
@@ -116,6 +130,13 @@ def _init_jobs(app: Flask) -> None:
     app.extensions["wharfinger.jobs"] = build_runner(app)
 
 
+def _init_metrics(app: Flask) -> None:
+    """The Prometheus recorder (its instruments are built on first use)."""
+    from app.metrics import Metrics
+
+    app.extensions["wharfinger.metrics"] = Metrics(app.extensions["wharfinger.jobs"].depth)
+
+
 def _register_blueprints(app: Flask) -> None:
     """Attach every area's blueprint."""
     from app.blueprints import (
@@ -125,6 +146,7 @@ def _register_blueprints(app: Flask) -> None:
         dashboard,
         errors,
         main,
+        metrics,
         namespaces,
         registry,
         repositories,
@@ -136,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(registry.bp)  # machine endpoints: Basic auth and the events secret
     for module in (
         main,
+        metrics,
         registry,
         errors,
         auth,

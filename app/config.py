@@ -59,6 +59,14 @@ def parse_duration(value: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+def _parse_count(value: str) -> int:
+    """A whole number of at least 0."""
+    number = int(str(value).strip())
+    if number < 0:
+        raise ValueError("a whole number of at least 0")
+    return number
+
+
 def _parse_positive_int(value: str) -> int:
     """A whole number of at least 1."""
     number = int(str(value).strip())
@@ -116,6 +124,7 @@ class Setting:
     parse: Callable[[str], Any]
     meaning: str
     expected: str = ""
+    secret: bool = False  # may also be read from the file named by WHARFINGER_<NAME>_FILE
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -133,12 +142,14 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLAlchemy URL. Default: SQLite file `wharfinger.db` in the instance folder. "
         "MariaDB/MySQL: `mysql+pymysql://user:pw@host/db` (utf8mb4 is forced); "
         "PostgreSQL: `postgresql+psycopg://user:pw@host/db`.",
+        secret=True,
     ),
     Setting(
         "REDIS_URL",
         None,
         _parse_url(("redis", "rediss", "unix")),
         "Redis for RQ jobs and the reconciliation lock. Unset: jobs run in the web processes.",
+        secret=True,
     ),
     Setting(
         "SECRET_KEY",
@@ -146,6 +157,7 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Signs sessions and CSRF tokens and keys the credential cache. Default: generated "
         "once into `secret_key` in the instance folder. Must be the same on every instance.",
+        secret=True,
     ),
     Setting(
         "FQDN",
@@ -201,6 +213,7 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Shared secret the registry sends as `Authorization: Bearer <secret>` with its "
         "notifications. Default: generated once into `events_secret` in the instance folder.",
+        secret=True,
     ),
     Setting(
         "TOKEN_TTL",
@@ -296,6 +309,29 @@ SETTINGS: tuple[Setting, ...] = (
         "Start with built-in plugins only: ignore entry points and WHARFINGER_PLUGINS.",
     ),
     Setting(
+        "PROXY_COUNT",
+        0,
+        _parse_count,
+        "How many reverse proxies in front of Wharfinger set `X-Forwarded-For/-Proto/-Host/"
+        "-Port` (werkzeug ProxyFix). 0: not behind a proxy, those headers are ignored.",
+        "a whole number of at least 0",
+    ),
+    Setting(
+        "METRICS",
+        "localhost",
+        _parse_choice(("off", "localhost", "token", "public")),
+        "Who may read Prometheus metrics at `/metrics`: `off`, `localhost` (loopback "
+        "clients only), `token` (`Authorization: Bearer` WHARFINGER_METRICS_TOKEN) or "
+        "`public`.",
+    ),
+    Setting(
+        "METRICS_TOKEN",
+        None,
+        str,
+        "Bearer token for `/metrics` when WHARFINGER_METRICS is `token`.",
+        secret=True,
+    ),
+    Setting(
         "LOG_LEVEL",
         "INFO",
         _parse_choice(("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -310,6 +346,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+FILE_SUFFIX = "_FILE"
+_SECRET_FILES = {s.name + FILE_SUFFIX: s.name for s in SETTINGS if s.secret}
 
 
 def _file_values(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -324,7 +362,9 @@ def _file_values(environ: Mapping[str, str]) -> dict[str, Any]:
         raise ConfigError("CONFIG", path, f"a readable TOML file ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("CONFIG", path, f"valid TOML ({exc})") from None
-    unknown = sorted(k for k in data if k.upper() not in _BY_NAME)
+    unknown = sorted(
+        k for k in data if k.upper() not in _BY_NAME and k.upper() not in _SECRET_FILES
+    )
     if unknown:
         raise ConfigError("CONFIG", path, "only known settings; unknown: " + ", ".join(unknown))
     return {k.upper(): v for k, v in data.items()}
@@ -342,6 +382,24 @@ def _parse_setting(setting: Setting, raw: Any) -> Any:
         ) from None
 
 
+def _read_secret_files(raw: dict[str, Any]) -> None:
+    """Replace each ``<NAME>_FILE`` by ``<NAME>`` read from that file (Docker and
+    Kubernetes secrets); the trailing newline is dropped."""
+    for file_key, name in _SECRET_FILES.items():
+        path = raw.pop(file_key, None)
+        if path is None:
+            continue
+        if name in raw:
+            raise ConfigError(
+                file_key, path, f"either {PREFIX}{name} or {PREFIX}{file_key}, not both"
+            )
+        try:
+            raw[name] = Path(str(path)).read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise ConfigError(file_key, path, f"a readable file ({reason})") from None
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -351,9 +409,12 @@ def load_settings(
     raw.update({k[len(PREFIX) :]: v for k, v in environ.items() if k.startswith(PREFIX)})
     for key, value in (overrides or {}).items():
         raw[key.removeprefix(PREFIX)] = value
+    _read_secret_files(raw)
     values = {s.name: _parse_setting(s, raw.get(s.name)) for s in SETTINGS}
     if values["TOKEN_TTL"] < 60:
         raise ConfigError("TOKEN_TTL", raw.get("TOKEN_TTL"), "a duration of at least 60s")
+    if values["METRICS"] == "token" and not values["METRICS_TOKEN"]:
+        raise ConfigError("METRICS", "token", "WHARFINGER_METRICS_TOKEN to be set as well")
     extra = {k: v for k, v in raw.items() if k not in _BY_NAME and k != "CONFIG"}
     values.update(extra)  # pass-through for Flask keys given by tests (TESTING, ...)
     return values
@@ -368,8 +429,10 @@ def default_paths(instance_path: str) -> dict[str, str]:
         "SIGNING_CERT": str(folder / "token-signing.crt"),
         "TLS_KEY": str(folder / "tls.key"),
         "TLS_CERT": str(folder / "tls.crt"),
-        "SECRET_KEY_FILE": str(folder / "secret_key"),
-        "EVENTS_SECRET_FILE": str(folder / "events_secret"),
+        # Where generated secrets are kept; not WHARFINGER_<NAME>_FILE, which the operator
+        # sets to read a secret from a file of their own.
+        "GENERATED_SECRET_KEY_PATH": str(folder / "secret_key"),
+        "GENERATED_EVENTS_SECRET_PATH": str(folder / "events_secret"),
     }
 
 
@@ -382,4 +445,10 @@ def configuration_table() -> str:
         if isinstance(default, bool):
             shown = f"`{str(default).lower()}`"
         lines.append(f"| `{PREFIX}{setting.name}` | {shown} | {setting.meaning} |")
+        if setting.secret:
+            lines.append(
+                f"| `{PREFIX}{setting.name}{FILE_SUFFIX}` | (unset) | Read {PREFIX}"
+                f"{setting.name} from this file (Docker/Kubernetes secrets; the trailing "
+                "newline is dropped). Not together with the variable itself. |"
+            )
     return "\n".join(lines) + "\n"

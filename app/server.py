@@ -56,12 +56,27 @@ def gunicorn_options(config, *, bind, workers=None, threads=DEFAULT_THREADS, tls
         # gunicorn 27's control socket defaults to one path per OS user, shared by every
         # gunicorn of that user; keep it in this instance's folder instead.
         "control_socket": str(Path(config["INSTANCE_PATH"]) / "gunicorn.ctl"),
+        # X-Forwarded-* are trusted only through WHARFINGER_PROXY_COUNT (ProxyFix), so
+        # gunicorn must not take the scheme from them for loopback peers on its own.
+        "forwarded_allow_ips": "",
+        "child_exit": _child_exit,
     }
     if tls:
         options.update(certfile=config["TLS_CERT"], keyfile=config["TLS_KEY"])
     return options
 
 
+def _child_exit(server, worker) -> None:
+    """gunicorn hook in the master: a worker exited; its live metrics go with it."""
+    from app.metrics import mark_worker_dead
+
+    mark_worker_dead(worker.pid)
+
+
 def run_gunicorn(config, **kwargs) -> None:
-    """Serve until stopped (SIGHUP reloads workers gracefully)."""
+    """Serve until stopped (SIGHUP reloads workers gracefully); every worker records its
+    metrics in one multiprocess folder so a scrape sums them."""
+    from app.metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(config["INSTANCE_PATH"])
     WharfingerServer(gunicorn_options(config, **kwargs)).run()

@@ -59,6 +59,10 @@ class InProcessRunner:
             finally:
                 self._queue.task_done()
 
+    def depth(self) -> int:
+        """Jobs queued or running in this process."""
+        return self._queue.unfinished_tasks
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every queued job ran (tests, ``wharfinger sync``); False on timeout."""
         done = threading.Event()
@@ -79,6 +83,10 @@ class RQRunner:
     def enqueue(self, func: Callable, *args, **kwargs) -> None:
         """Queue ``func(*args, **kwargs)`` in Redis."""
         self.queue.enqueue(func, args=args, kwargs=kwargs, job_timeout=JOB_TIMEOUT_SECONDS)
+
+    def depth(self) -> int:
+        """Jobs waiting in the Redis queue (every instance's)."""
+        return self.queue.count
 
 
 def build_runner(app):

@@ -16,11 +16,17 @@ from flask import current_app, has_app_context
 from app.extensions import db
 from app.jobs.locks import claim_interval_slot, exclusive
 from app.models import Registry
+from app.models.enums import EventStatus
 from app.services import catalog, events
 
 log = logging.getLogger(__name__)
 
 RECONCILE_LOCK_SECONDS = 3600
+EVENT_OUTCOMES = {
+    EventStatus.DONE: "applied",
+    EventStatus.IGNORED: "ignored",
+    EventStatus.FAILED: "failed",
+}
 _fallback_app = None
 
 
@@ -55,6 +61,11 @@ def _plugins():
     return current_app.extensions["wharfinger.plugins"]
 
 
+def _metrics():
+    """The metrics recorder of the app this job runs in."""
+    return current_app.extensions["wharfinger.metrics"]
+
+
 def _redis():
     """The Redis connection when jobs run on RQ (for the reconciliation lock), else None."""
     runner = current_app.extensions["wharfinger.jobs"]
@@ -67,7 +78,11 @@ def apply_events(row_ids: list[int]) -> int:
     from app.services.registry_access import ManifestFetcher
 
     manifests, plugins = ManifestFetcher.for_app(current_app), _plugins()
-    return sum(events.apply_event(i, plugins, manifests) is not None for i in row_ids)
+    outcomes = [events.apply_event(i, plugins, manifests) for i in row_ids]
+    applied = [outcome for outcome in outcomes if outcome is not None]
+    for outcome in applied:
+        _metrics().event_processed(EVENT_OUTCOMES[outcome.status])
+    return len(applied)
 
 
 @job
@@ -122,6 +137,14 @@ def _reconcile_one(registry: Registry, strategy: str, at_start: bool) -> catalog
     with client_for(
         registry, current_app.config, current_app.extensions["wharfinger.tokens"]
     ) as client:
-        return catalog.reconcile_registry(
+        report = catalog.reconcile_registry(
             registry, client, _plugins(), "update-delete" if strategy == "on-start" else strategy
         )
+    _metrics().reconcile_pass(
+        registry.name,
+        report.seconds,
+        created=len(report.created_namespaces) + report.created_repositories + report.created_tags,
+        updated=report.updated_tags,
+        deleted=report.removed_tags,
+    )
+    return report

@@ -84,7 +84,7 @@ def ensure_instance(settings: dict, force: bool = False) -> SetupReport:
     report = SetupReport()
     folder = Path(settings["INSTANCE_PATH"])
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("SECRET_KEY_FILE", "EVENTS_SECRET_FILE"):
+    for name in ("GENERATED_SECRET_KEY_PATH", "GENERATED_EVENTS_SECRET_PATH"):
         path = Path(settings[name])
         (report.kept if path.exists() else report.created).append(str(path))
         read_or_create_secret(path)

@@ -90,6 +90,7 @@ class TokenGrant:
     issued_at: dt.datetime
     granted: tuple[Scope, ...]
     refresh_token: str | None = None
+    outcome: str = "granted"  # or "partially_granted", "denied" (see grant_outcome)
 
 
 def allowed_actions(scope: Scope) -> frozenset[str]:
@@ -115,6 +116,15 @@ def collapse_wildcard(scope: Scope, granted: frozenset[str]) -> tuple[str, ...]:
             return (WILDCARD,)
         return tuple(sorted(granted - {WILDCARD}))
     return tuple(sorted(granted))
+
+
+def grant_outcome(scopes: list[Scope], decided: list[tuple[str, ...]]) -> str:
+    """``granted`` when every asked action was granted (a login asks none),
+    ``partially_granted`` when some were, ``denied`` when none were."""
+    pairs = [(set(s.actions), set(actions)) for s, actions in zip(scopes, decided, strict=True)]
+    if all(given >= asked for asked, given in pairs):
+        return "granted"
+    return "partially_granted" if any(given for _, given in pairs) else "denied"
 
 
 def unknown_service_message(service: str | None) -> str:
@@ -218,6 +228,7 @@ class TokenIssuer:
                 for s, actions in zip(scopes, decided, strict=True)
             ),
             refresh,
+            grant_outcome(scopes, decided),
         )
 
     def _registry_id(self, service: str | None) -> int:

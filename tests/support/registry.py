@@ -320,7 +320,9 @@ class RegistryProcess:
             time.sleep(0.1)
 
     def __enter__(self) -> RegistryProcess:
-        return self.start()
+        """Start unless already started (``with process.start():`` must not start a second
+        registry that fails to bind while the first one is never stopped)."""
+        return self if self.is_running() else self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()

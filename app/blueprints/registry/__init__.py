@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError
@@ -33,6 +34,8 @@ ERROR_CODES = {
     503: "UNAVAILABLE",
 }
 TRUE_VALUES = {"true", "1", "yes"}
+# The metrics outcome of each error status the token endpoint answers.
+ERROR_OUTCOMES = {400: "bad_request", 401: "unauthorized", 503: "unavailable"}
 
 
 def _error(status: int, message: str, oauth_error: str):
@@ -124,23 +127,35 @@ def token():
     Wrong credentials → 401 with a Basic challenge; allowed-but-not-permitted → 200 with
     the granted subset (possibly empty), never 403; malformed input → 400 naming it.
     """
+    started = time.perf_counter()
+    response, outcome = _token_response()
+    current_app.extensions["wharfinger.metrics"].token_request(
+        outcome, time.perf_counter() - started
+    )
+    return response
+
+
+def _token_response():
+    """The token endpoint's response and its outcome for the metrics."""
     if (request.content_length or 0) > MAX_TOKEN_REQUEST_BYTES:
-        return _error(400, "token request too large", "invalid_request")
+        return _refused(400, "token request too large", "invalid_request")
     try:
         token_request = _refuse_nul_bytes(
             _post_request() if request.method == "POST" else _get_request()
         )
         grant = current_app.extensions["wharfinger.tokens"].issue(token_request)
     except TokenError as exc:
-        return _error(exc.status, exc.message, exc.error)
+        return _refused(exc.status, exc.message, exc.error)
     except DBAPIError:
         db.session.rollback()
         log.exception("token request failed: database unavailable")
-        return _error(503, "the database is unavailable; retry shortly", "temporarily_unavailable")
+        return _refused(
+            503, "the database is unavailable; retry shortly", "temporarily_unavailable"
+        )
     except Exception:  # a plugin failed: deny (fail closed) with a clear answer, never a 500
         db.session.rollback()
         log.exception("token request failed in an authentication or authorization plugin")
-        return _error(
+        return _refused(
             503,
             "authorization is temporarily unavailable (see the server log)",
             "temporarily_unavailable",
@@ -156,7 +171,12 @@ def token():
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
-    return response
+    return response, grant.outcome
+
+
+def _refused(status: int, message: str, oauth_error: str):
+    """An error response and its metrics outcome."""
+    return _error(status, message, oauth_error), ERROR_OUTCOMES.get(status, "bad_request")
 
 
 EVENT_CONTENT_TYPES = (
@@ -212,6 +232,7 @@ def webhook_events():
         db.session.rollback()
         log.exception("cannot store registry notifications; answering 503 so the registry retries")
         return _message(503, "cannot store the events right now; retry")
+    current_app.extensions["wharfinger.metrics"].events_received(len(notifications))
     if stored:
         current_app.extensions["wharfinger.jobs"].enqueue(tasks.apply_events, stored)
     return jsonify(accepted=len(notifications), stored=len(stored)), 202
