@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, flash, request
+from flask import abort, current_app, flash, request
 from flask_login import current_user
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -43,6 +43,15 @@ def signed_in_user() -> User | None:
     return current_user if current_user.is_authenticated else None
 
 
+def browsing_user() -> User | None:
+    """Like ``signed_in_user``, but an anonymous visitor is sent to sign in when anonymous
+    browsing is switched off (public images stay pullable; only the pages close)."""
+    user = signed_in_user()
+    if user is None and not current_app.config["ANONYMOUS_BROWSING"]:
+        abort(current_app.login_manager.unauthorized())
+    return user
+
+
 def registry_client(registry: Registry) -> RegistryClient:
     """A client for ``registry`` that authenticates with tokens Wharfinger mints itself."""
     return client_for(registry, current_app.config, current_app.extensions["wharfinger.tokens"])
@@ -66,16 +75,21 @@ def done(message: str) -> None:
 
 @dataclass
 class Page:
-    """One page of a list, with what the pager needs."""
+    """One page of a list, with what the pager needs. ``total`` is None for lists too
+    long to count on every view (the admin activity log): the pager then only knows
+    whether a next page exists."""
 
     items: list[Any]
     page: int
     per_page: int
-    total: int
+    total: int | None
+    more: bool = False
 
     @property
-    def pages(self) -> int:
-        """How many pages there are (at least 1)."""
+    def pages(self) -> int | None:
+        """How many pages there are (at least 1), or None when not counted."""
+        if self.total is None:
+            return None
         return max(1, math.ceil(self.total / self.per_page))
 
     @property
@@ -86,7 +100,7 @@ class Page:
     @property
     def has_next(self) -> bool:
         """Whether there is a page after this one."""
-        return self.page < self.pages
+        return self.more if self.total is None else self.page < self.pages
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -95,20 +109,25 @@ def _positive_int(name: str, default: int) -> int:
     return int(value) if value.isdigit() and int(value) > 0 else default
 
 
-def paginate(select: sa.Select, *, scalars: bool = True, per_page: int = PER_PAGE) -> Page:
+def paginate(
+    select: sa.Select, *, scalars: bool = True, per_page: int = PER_PAGE, count: bool = True
+) -> Page:
     """The page of ``select`` named by ``?page=`` (and ``?per_page=``, at most 100).
 
-    ``scalars=False`` returns rows, for selects of several columns.
+    ``scalars=False`` returns rows, for selects of several columns. ``count=False`` skips
+    the COUNT(*) (one extra row tells whether a next page exists).
     """
     per_page = min(_positive_int("per_page", per_page), PER_PAGE_MAX)
     page = _positive_int("page", 1)
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(select.order_by(None).subquery())
-    )
-    limited = select.limit(per_page).offset((page - 1) * per_page)
+    total = None
+    if count:
+        counted = select.order_by(None).subquery()
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(counted))
+    limited = select.limit(per_page + (0 if count else 1)).offset((page - 1) * per_page)
     result = db.session.execute(limited)
     items = list(result.scalars() if scalars else result)
-    return Page(items, page, per_page, total)
+    more = len(items) > per_page
+    return Page(items[:per_page], page, per_page, total, more)
 
 
 def namespace_label(namespace) -> str:

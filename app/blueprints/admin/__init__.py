@@ -44,7 +44,7 @@ def first_run():
     if (
         request.endpoint
         and request.endpoint not in FIRST_RUN_EXEMPT
-        and request.blueprint not in ("registry", "main", "errors")
+        and request.blueprint not in ("registry", "main", "errors", "metrics")
         and current_user.is_authenticated
         and current_user.admin
         and request.method == "GET"
@@ -203,7 +203,8 @@ def _registry_form(errors, form, problem=None):
 def list_activities():
     """Every activity, newest first."""
     return render_template(
-        "admin/activities.html", page=paginate(activities.visible_to(current_user), per_page=50)
+        "admin/activities.html",
+        page=paginate(activities.visible_to(current_user), per_page=50, count=False),
     )
 
 

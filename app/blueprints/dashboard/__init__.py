@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from app.blueprints.web import paginate, signed_in_user
+from app.blueprints.web import browsing_user, paginate, signed_in_user
 from app.extensions import db
 from app.services import accounts, activities, browse
 
@@ -39,8 +39,7 @@ def index():
 @bp.get("/explore")
 def explore():
     """Public repositories for everyone, signed in or not (when anonymous browsing is on)."""
-    if not current_app.config["ANONYMOUS_BROWSING"] and signed_in_user() is None:
-        abort(404)
+    browsing_user()
     query = request.args.get("q", "").strip()
     page = paginate(browse.repositories(None, query, public_only=True), scalars=False)
     return render_template("dashboard/explore.html", page=page, query=query)
@@ -49,9 +48,7 @@ def explore():
 @bp.get("/search")
 def search():
     """Repositories, namespaces and teams matching ``q``, each as far as the user may see."""
-    user = signed_in_user()
-    if user is None and not current_app.config["ANONYMOUS_BROWSING"]:
-        return redirect(url_for("auth.sign_in", next=request.full_path))
+    user = browsing_user()
     query = request.args.get("q", "").strip()[: browse.SEARCH_MAX]
     results = {"repositories": [], "namespaces": [], "teams": []}
     if query:

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from app.blueprints.teams import render_team_page
 from app.blueprints.web import (
     access_settings,
+    browsing_user,
     done,
     form_errors,
     paginate,
@@ -27,7 +28,7 @@ def _viewable(namespace_id: int):
     namespace = namespaces.get_namespace(namespace_id)
     namespaces.require_on(
         "namespace.view",
-        signed_in_user(),
+        browsing_user(),
         namespace,
         "you may not see this namespace",
         settings=access_settings(),

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from app.blueprints.web import (
     access_settings,
+    browsing_user,
     done,
     form_errors,
     plugins,
@@ -26,7 +27,7 @@ REPOSITORY_ACTIONS = ("tag.delete", "repository.delete", "repository.star")
 def _viewable(repository_id: int):
     """The repository, if the visitor may see it (Forbidden otherwise)."""
     repository = repositories.get_repository(repository_id)
-    repositories.require_view(signed_in_user(), repository, access_settings())
+    repositories.require_view(browsing_user(), repository, access_settings())
     return repository
 
 
