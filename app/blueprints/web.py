@@ -75,21 +75,16 @@ def done(message: str) -> None:
 
 @dataclass
 class Page:
-    """One page of a list, with what the pager needs. ``total`` is None for lists too
-    long to count on every view (the admin activity log): the pager then only knows
-    whether a next page exists."""
+    """One page of a list, with what the pager needs."""
 
     items: list[Any]
     page: int
     per_page: int
-    total: int | None
-    more: bool = False
+    total: int
 
     @property
-    def pages(self) -> int | None:
-        """How many pages there are (at least 1), or None when not counted."""
-        if self.total is None:
-            return None
+    def pages(self) -> int:
+        """How many pages there are (at least 1)."""
         return max(1, math.ceil(self.total / self.per_page))
 
     @property
@@ -100,7 +95,7 @@ class Page:
     @property
     def has_next(self) -> bool:
         """Whether there is a page after this one."""
-        return self.more if self.total is None else self.page < self.pages
+        return self.page < self.pages
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -109,25 +104,40 @@ def _positive_int(name: str, default: int) -> int:
     return int(value) if value.isdigit() and int(value) > 0 else default
 
 
-def paginate(
-    select: sa.Select, *, scalars: bool = True, per_page: int = PER_PAGE, count: bool = True
-) -> Page:
+def paginate(select: sa.Select, *, scalars: bool = True, per_page: int = PER_PAGE) -> Page:
     """The page of ``select`` named by ``?page=`` (and ``?per_page=``, at most 100).
 
-    ``scalars=False`` returns rows, for selects of several columns. ``count=False`` skips
-    the COUNT(*) (one extra row tells whether a next page exists).
+    ``scalars=False`` returns rows, for selects of several columns.
     """
     per_page = min(_positive_int("per_page", per_page), PER_PAGE_MAX)
     page = _positive_int("page", 1)
-    total = None
-    if count:
-        counted = select.order_by(None).subquery()
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(counted))
-    limited = select.limit(per_page + (0 if count else 1)).offset((page - 1) * per_page)
-    result = db.session.execute(limited)
+    counted = select.order_by(None).subquery()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(counted))
+    result = db.session.execute(select.limit(per_page).offset((page - 1) * per_page))
     items = list(result.scalars() if scalars else result)
-    more = len(items) > per_page
-    return Page(items[:per_page], page, per_page, total, more)
+    return Page(items, page, per_page, total)
+
+
+@dataclass
+class KeysetPage:
+    """A page of a list read backwards from an id (``?before=``): as fast deep in a list
+    of millions as at its start, where OFFSET reads and throws away every skipped row."""
+
+    items: list[Any]
+    before: int | None  # the cursor this page started from (None: the newest)
+    next_before: int | None  # the cursor of the next (older) page, None at the end
+
+
+def keyset_page(select: sa.Select, id_column, per_page: int = PER_PAGE) -> KeysetPage:
+    """The rows of ``select`` (newest id first) with ids below ``?before=``."""
+    per_page = min(_positive_int("per_page", per_page), PER_PAGE_MAX)
+    before = _positive_int("before", 0) or None
+    if before is not None:
+        select = select.where(id_column < before)
+    rows = list(db.session.scalars(select.order_by(id_column.desc()).limit(per_page + 1)))
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    return KeysetPage(rows, before, rows[-1].id if more else None)
 
 
 def namespace_label(namespace) -> str:

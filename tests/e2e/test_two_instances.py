@@ -5,14 +5,14 @@ and shares only what must be shared (the database, Redis, the secret key, the ev
 secret, the token-signing key and certificate; here handed over as files through
 ``WHARFINGER_*_FILE`` and the signing paths). The registry's realm is instance A, yet a
 token minted by B is just as good; a revocation or a lockout decided through A holds on B
-at once, whatever B's per-process caches remember.
-
-No session-protected route exists yet, so session cookies across instances are not tested.
+at once, whatever B's per-process caches remember. A browser session opened on A is valid
+on B (one secret key), and a password change in the shared database ends it on A.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,3 +197,30 @@ def test_a_lockout_caused_on_a_is_enforced_on_b(pair):
         assert instances.token(instances.a, ("carol", "wrong password")).status_code == 401
     refused = instances.token(instances.b, carol)
     assert refused.status_code == 401 and "locked" in refused.json()["errors"][0]["message"]
+
+
+def _sign_in(session, server: Served, ca: str, username: str, password: str):
+    """Sign in through the web form as a browser does (CSRF token, Referer)."""
+    page = session.get(f"{server.url}/users/sign_in", verify=ca, timeout=10)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return session.post(
+        f"{server.url}/users/sign_in",
+        data={"username": username, "password": password, "csrf_token": token},
+        headers={"Referer": f"{server.url}/users/sign_in"},
+        verify=ca,
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+def test_a_session_opened_on_a_works_on_b_until_the_password_changes(pair):
+    instances, plugins = pair
+    dave = _user(plugins, "dave")
+    with loopback_session() as session:  # cookies are per host, not per port
+        assert _sign_in(session, instances.a, instances.ca, *dave).status_code == 302
+        on_b = session.get(f"{instances.b.url}/teams/", verify=instances.ca, allow_redirects=False)
+        assert on_b.status_code == 200 and "dave" in on_b.text
+        accounts.set_password(plugins, accounts.get_user("dave"), "another password 1")
+        db.session.commit()
+        on_a = session.get(f"{instances.a.url}/teams/", verify=instances.ca, allow_redirects=False)
+        assert on_a.status_code == 302 and "/users/sign_in" in on_a.headers["Location"]

@@ -15,10 +15,10 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from app.blueprints.web import access_settings, done, form_errors, paginate, plugins
+from app.blueprints.web import access_settings, done, form_errors, keyset_page, paginate, plugins
 from app.extensions import db
 from app.jobs import tasks
-from app.models import User
+from app.models import Activity, User
 from app.models.enums import EventStatus
 from app.services import accounts, activities, browse, diagnostics, events, registries
 from app.services.access import require
@@ -201,11 +201,9 @@ def _registry_form(errors, form, problem=None):
 
 @bp.get("/activities")
 def list_activities():
-    """Every activity, newest first."""
-    return render_template(
-        "admin/activities.html",
-        page=paginate(activities.visible_to(current_user), per_page=50, count=False),
-    )
+    """Every activity, newest first (in the order they were recorded)."""
+    page = keyset_page(activities.visible_to(current_user).order_by(None), Activity.id, 50)
+    return render_template("admin/activities.html", page=page)
 
 
 @bp.get("/activities.csv")
