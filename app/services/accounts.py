@@ -246,9 +246,10 @@ def update_profile(
     """Change e-mail address and display name (only the user themselves or an admin)."""
     if actor.id != user.id and not actor.admin:
         raise Forbidden("only the user or an administrator may change this profile")
-    email = names.check_email((email or "").strip())
+    email = (email or "").strip()
+    email = names.check_email(email) if email or not user.bot else None  # bots: optional
     taken = sa.select(User.id).where(User.email == email, User.id != user.id)
-    if db.session.scalar(taken):
+    if email and db.session.scalar(taken):
         raise Conflict(f"e-mail address {email!r} is already in use", field="email")
     display_name = (display_name or "").strip() or None
     if display_name and len(display_name) > 255:

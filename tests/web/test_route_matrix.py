@@ -99,6 +99,13 @@ MATRIX = [
         "login 403 403 403 403 ok",
         {"username": "newbie", "email": "newbie@example.com", "password": "long enough pw"},
     ),
+    row("GET", "/admin/users/{outsider_id}", "login 403 403 403 403 ok"),
+    row(
+        "POST",
+        "/admin/users/{outsider_id}",
+        "login 403 403 403 403 ok",
+        {"email": "changed@example.com", "display_name": "Out Sider"},
+    ),
     row("POST", "/admin/users/{outsider_id}/enabled", "login 403 403 403 403 ok"),
     row("POST", "/admin/users/{outsider_id}/admin", "login 403 403 403 403 ok"),
 ]

@@ -124,6 +124,30 @@ def _toggle(user_id: int, change) -> Response:
     return redirect(url_for("admin.users"))
 
 
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+def edit_user(user_id: int):
+    """Change a user's e-mail address and display name."""
+    user, errors = _user(user_id), {}
+    if request.method == "POST":
+        try:
+            accounts.update_profile(
+                plugins(),
+                user,
+                email=request.form.get("email", ""),
+                display_name=request.form.get("display_name"),
+                actor=current_user,
+            )
+            db.session.commit()
+            done(f"{user.username} saved.")
+            return redirect(url_for("admin.users"))
+        except ServiceError as error:
+            db.session.rollback()
+            errors = form_errors(error)
+    return render_template(
+        "admin/user_edit.html", user=user, errors=errors, form=request.form
+    ), 400 if errors else 200
+
+
 @bp.post("/users/<int:user_id>/admin")
 def toggle_admin(user_id: int):
     """Grant or revoke admin rights (never one's own)."""
