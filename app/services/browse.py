@@ -72,24 +72,14 @@ def namespaces(user: User | None, query: str = "") -> sa.Select:
     return select
 
 
-def repositories(
-    user: User | None,
-    query: str = "",
-    *,
-    namespace_id: int | None = None,
-    public_only: bool = False,
+def _listed_repository_ids(
+    user: User | None, query: str, namespace_id: int | None, public_only: bool
 ) -> sa.Select:
-    """Repositories ``user`` may list (``repository.list``), with their namespace, tag
-    count and last push, newest push first. ``query`` matches ``namespace/name``."""
-    last_push = sa.func.max(Tag.pushed_at).label("last_push")
-    tag_count = sa.func.count(Tag.id).label("tag_count")
+    """Ids of the repositories ``user`` may list (``repository.list``) that match."""
     select = (
-        sa.select(Repository, Namespace, tag_count, last_push)
+        sa.select(Repository.id)
         .join(Namespace, Namespace.id == Repository.namespace_id)
-        .outerjoin(Tag, Tag.repository_id == Repository.id)
         .where(listed_namespace_filter(None if public_only else user))
-        .group_by(Repository.id, Namespace.id)
-        .order_by(last_push.desc(), Repository.id.desc())
     )
     if namespace_id is not None:
         select = select.where(Repository.namespace_id == namespace_id)
@@ -109,6 +99,40 @@ def repositories(
             )
         )
     return select
+
+
+def repositories(
+    user: User | None,
+    query: str = "",
+    *,
+    namespace_id: int | None = None,
+    public_only: bool = False,
+) -> sa.Select:
+    """Repositories ``user`` may list (``repository.list``), with their namespace, tag
+    count and last push, newest push first. ``query`` matches ``namespace/name``."""
+    listed = _listed_repository_ids(user, query, namespace_id, public_only).subquery()
+    last_push = sa.func.max(Tag.pushed_at).label("last_push")
+    tag_count = sa.func.count(Tag.id).label("tag_count")
+    return (
+        sa.select(Repository, Namespace, tag_count, last_push)
+        .join(listed, listed.c.id == Repository.id)
+        .join(Namespace, Namespace.id == Repository.namespace_id)
+        .outerjoin(Tag, Tag.repository_id == Repository.id)
+        .group_by(Repository.id, Namespace.id)
+        .order_by(last_push.desc(), Repository.id.desc())
+    )
+
+
+def count_repositories(
+    user: User | None,
+    query: str = "",
+    *,
+    namespace_id: int | None = None,
+    public_only: bool = False,
+) -> int:
+    """How many repositories ``repositories`` lists, without reading their tags."""
+    listed = _listed_repository_ids(user, query, namespace_id, public_only).subquery()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(listed))
 
 
 def team_repositories(user: User) -> sa.Select:

@@ -41,7 +41,11 @@ def explore():
     """Public repositories for everyone, signed in or not (when anonymous browsing is on)."""
     browsing_user()
     query = request.args.get("q", "").strip()
-    page = paginate(browse.repositories(None, query, public_only=True), scalars=False)
+    page = paginate(
+        browse.repositories(None, query, public_only=True),
+        scalars=False,
+        total=browse.count_repositories(None, query, public_only=True),
+    )
     return render_template("dashboard/explore.html", page=page, query=query)
 
 

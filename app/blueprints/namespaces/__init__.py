@@ -42,7 +42,11 @@ def _show(namespace, errors=None, status=200):
     return render_template(
         "namespaces/show.html",
         namespace=namespace,
-        repositories=paginate(browse.repositories(user, namespace_id=namespace.id), scalars=False),
+        repositories=paginate(
+            browse.repositories(user, namespace_id=namespace.id),
+            scalars=False,
+            total=browse.count_repositories(user, namespace_id=namespace.id),
+        ),
         can=namespaces.namespace_permissions(user, namespace, settings=access_settings()),
         teams=db.session.execute(browse.teams(user)).all() if user else [],
         errors=errors or {},
