@@ -93,6 +93,7 @@ MANAGES_NAMESPACE = c.any_of(c.admin, c.all_of(c.setting("manage_namespace"), c.
 # "Edit namespace" needs push too, so under admin-only owners cannot edit (portus.md §2.2).
 EDITS_NAMESPACE = c.all_of(c.has_namespace, MANAGES_NAMESPACE, holds(PUSH))
 VISIBLE_TEAM = c.all_of(c.has_team, c.not_(c.hidden_team))
+SELF_OR_ADMIN = c.all_of(c.logged_in, c.has_target_user, c.any_of(c.admin, c.is_target_user))
 
 RULES: Mapping[str, Rule] = MappingProxyType(
     {
@@ -151,9 +152,13 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "team.manage_members": Rule(c.all_of(VISIBLE_TEAM, c.any_of(c.admin, c.owner))),
         # The token's owner or an admin, nobody else. Deliberate fix: Portus let any
         # logged-in user list and mint tokens for any user, admins included (§1.10, §6).
-        "application_token.manage": Rule(
-            c.all_of(c.logged_in, c.has_target_user, c.any_of(c.admin, c.is_target_user))
-        ),
+        "application_token.manage": Rule(SELF_OR_ADMIN),
+        # Accounts (portus.md §1.1): one's own profile, or an admin; a user may disable
+        # themselves, only admins enable; nobody changes their own admin flag.
+        "user.edit": Rule(SELF_OR_ADMIN),
+        "user.disable": Rule(SELF_OR_ADMIN),
+        "user.enable": Rule(c.all_of(c.has_target_user, c.admin)),
+        "user.toggle_admin": Rule(c.all_of(c.has_target_user, c.admin, c.not_(c.is_target_user))),
         "admin.access": Rule(c.admin),
     }
 )

@@ -244,8 +244,13 @@ def update_profile(
     plugins, user: User, *, email: str, display_name: str | None, actor: User
 ) -> User:
     """Change e-mail address and display name (only the user themselves or an admin)."""
-    if actor.id != user.id and not actor.admin:
-        raise Forbidden("only the user or an administrator may change this profile")
+    require(
+        "user.edit",
+        actor,
+        "only the user or an administrator may change this profile",
+        settings=AccessSettings(),
+        target_user_id=user.id,
+    )
     email = (email or "").strip()
     email = names.check_email(email) if email or not user.bot else None  # bots: optional
     taken = sa.select(User.id).where(User.email == email, User.id != user.id)
@@ -281,24 +286,29 @@ def _enabled_admins() -> int:
 def toggle_admin(plugins, actor: User, user: User) -> User:
     """Admin page: grant or revoke admin rights; never on oneself (Portus's rule), so an
     instance cannot lose its last admin by a click."""
-    require("admin.access", actor, "only administrators manage users", settings=AccessSettings())
-    if actor.id == user.id:
-        raise Invalid("you cannot change your own administrator rights", field="admin")
+    require(
+        "user.toggle_admin",
+        actor,
+        "only administrators change admin rights, and not their own",
+        settings=AccessSettings(),
+        target_user_id=user.id,
+    )
     if user.bot:
         raise Invalid("bots cannot be administrators", field="admin")
     return set_admin(plugins, user, not user.admin, actor=actor)
 
 
 def toggle_enabled(plugins, actor: User, user: User) -> User:
-    """Enable or disable an account. Admins may do it to anyone; users only disable
-    themselves; the last enabled admin cannot be disabled (Portus's rule)."""
-    if actor.id != user.id or not user.enabled:
-        require(
-            "admin.access",
-            actor,
-            "only administrators enable or disable users",
-            settings=AccessSettings(),
-        )
+    """Enable or disable an account (``user.enable`` / ``user.disable``: admins, or a user
+    disabling themselves); the last enabled admin cannot be disabled (Portus's rule)."""
+    action = "user.disable" if user.enabled else "user.enable"
+    require(
+        action,
+        actor,
+        "only administrators enable or disable other users",
+        settings=AccessSettings(),
+        target_user_id=user.id,
+    )
     if user.enabled and user.admin and _enabled_admins() <= 1:
         raise Invalid("the last administrator cannot be disabled", field="enabled")
     return set_enabled(plugins, user, not user.enabled, actor=actor)

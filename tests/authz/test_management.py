@@ -215,8 +215,7 @@ def test_read_only_actor_only_reads(action, situation, settings_key, column, mar
 
 def test_every_action_has_rows():
     """The table above covers every action the engine knows (except per-user ones below)."""
-    per_user = {"application_token.manage", "comment.delete"}
-    assert {row[0] for row in TABLE} | per_user == ACTIONS
+    assert {row[0] for row in TABLE} | set(PER_USER_ACTIONS) == ACTIONS
 
 
 def test_read_actions_are_those_marked_in_the_engine():
@@ -244,10 +243,22 @@ PER_USER = [
 ]
 
 
-@pytest.mark.parametrize("action", ["application_token.manage", "comment.delete"])
-@pytest.mark.parametrize(("subject", "target", "expected"), PER_USER)
-def test_per_user_actions(action, subject, target, expected):
-    """Token management and comment deletion: the user concerned or an admin, nobody else."""
+# Per action, the expected answer for each PER_USER row whose third column it overrides:
+# "self or admin" actions take PER_USER as written; the others differ where noted.
+SELF_OR_ADMIN = ("application_token.manage", "comment.delete", "user.edit", "user.disable")
+PER_USER_ACTIONS = {
+    **{action: {} for action in SELF_OR_ADMIN},
+    "user.enable": {0: False},  # only admins enable (a disabled user cannot act anyway)
+    "user.toggle_admin": {0: False, 3: False},  # never one's own admin flag
+}
+
+
+@pytest.mark.parametrize("action", sorted(PER_USER_ACTIONS))
+@pytest.mark.parametrize("row", range(len(PER_USER)))
+def test_per_user_actions(action, row):
+    """Actions about one user: that user or an admin, with the exceptions listed."""
+    subject, target, expected = PER_USER[row]
+    expected = PER_USER_ACTIONS[action].get(row, expected)
     result = allowed(action, subject, settings=AccessSettings(), target_user_id=target)
     assert result is expected
 

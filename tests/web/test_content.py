@@ -130,3 +130,15 @@ def test_explore_can_be_switched_off(no_browsing, world, web, browser_for):
 def no_browsing(app_config):
     """Anonymous browsing switched off."""
     app_config["ANONYMOUS_BROWSING"] = "false"
+
+
+def test_the_last_admin_cannot_be_disabled_nor_demote_themselves(world, browser_for):
+    admin = world.users["admin"]
+    browser = browser_for(admin)
+    disabled = browser.post(f"/admin/users/{admin.id}/enabled")
+    assert disabled.status_code == 400
+    assert "the last administrator cannot be disabled" in text(disabled)
+    demoted = browser.post(f"/admin/users/{admin.id}/admin")
+    assert demoted.status_code == 403
+    db.session.rollback()
+    assert db.session.get(type(admin), admin.id).admin is True
