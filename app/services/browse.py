@@ -9,6 +9,7 @@ two cannot drift apart.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, joinedload
 
 from app.extensions import db
 from app.models import Namespace, Registry, Repository, Star, Tag, Team, TeamMember, User
@@ -57,6 +58,7 @@ def namespaces(user: User | None, query: str = "") -> sa.Select:
         sa.select(Namespace)
         .join(Team, Team.id == Namespace.team_id)
         .where(listed_namespace_filter(user))
+        .options(contains_eager(Namespace.team), joinedload(Namespace.host_registry))
         .order_by(Namespace.name)
     )
     if query:

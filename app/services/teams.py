@@ -7,6 +7,7 @@ caller commits.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
 
 from app.authz.settings import AccessSettings
 from app.authz.subjects import TeamFacts
@@ -276,6 +277,7 @@ def members(team: Team) -> list[TeamMember]:
         db.session.scalars(
             sa.select(TeamMember)
             .join(User, User.id == TeamMember.user_id)
+            .options(contains_eager(TeamMember.user))
             .where(TeamMember.team_id == team.id)
             .order_by(TeamMember.role.desc(), User.username)
         )
