@@ -152,8 +152,10 @@ def _register_blueprints(app: Flask) -> None:
         repositories,
         teams,
     )
-    from app.blueprints.web import install_template_helpers
+    from app.blueprints.web import IdConverter, install_template_helpers
     from app.extensions import csrf
+
+    app.url_map.converters["int"] = IdConverter  # before any rule is added
 
     csrf.exempt(registry.bp)  # machine endpoints: Basic auth and the events secret
     for module in (

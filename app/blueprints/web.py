@@ -4,14 +4,17 @@ user, pagination, and turning a service refusal into a form error."""
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, request
+from flask import abort, current_app, flash, request, url_for
 from flask_login import current_user
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from werkzeug.routing import IntegerConverter
 
 from app.authz.settings import AccessSettings
 from app.blueprints.phrases import sentence
@@ -19,8 +22,9 @@ from app.extensions import db
 from app.models import Registry, User
 from app.models.enums import NamespaceKind
 from app.registry.client import RegistryClient
-from app.services.access import full_name
-from app.services.errors import Forbidden, NotFound, ServiceError
+from app.services.access import allowed_actions, full_name
+from app.services.deletion import RegistryRefused
+from app.services.errors import Forbidden, Invalid, NotFound, ServiceError
 from app.services.registries import all_registries
 from app.services.registry_access import client_for
 
@@ -41,6 +45,13 @@ def access_settings() -> AccessSettings:
 def signed_in_user() -> User | None:
     """The signed-in user, or None for an anonymous visitor."""
     return current_user if current_user.is_authenticated else None
+
+
+def may_administer() -> bool:
+    """Whether the visitor may use the admin pages (the engine's ``admin.access``)."""
+    user = signed_in_user()
+    allowed = allowed_actions(user, ("admin.access",), settings=access_settings())
+    return allowed["admin.access"]
 
 
 def browsing_user() -> User | None:
@@ -66,6 +77,25 @@ def form_errors(error: ServiceError) -> dict[str, str]:
     if isinstance(error, Forbidden | NotFound):
         raise error
     return {error.field or "_": str(error)}
+
+
+def commit_deletion(remove: Callable[[], Any]) -> Any:
+    """Run a deletion that goes through the registry, then commit.
+
+    When the registry refuses part way, what it did delete is committed before the refusal
+    is raised again (our rows must not claim images the registry no longer has); any other
+    refusal rolls everything back.
+    """
+    try:
+        result = remove()
+    except RegistryRefused:
+        db.session.commit()
+        raise
+    except ServiceError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return result
 
 
 def done(message: str) -> None:
@@ -98,10 +128,39 @@ class Page:
         return self.page < self.pages
 
 
+# Ids and page numbers: ASCII digits, no leading zero, at most 9 of them, so every value
+# fits every database's INTEGER ("²".isdigit() is True, and 10**20 overflows SQLite).
+ID_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
+ID_MAX = 999_999_999
+
+
+class IdConverter(IntegerConverter):
+    """The ``<int:...>`` URL converter, bounded like ``ID_PATTERN``: a larger number in a
+    path is simply a URL that matches nothing (404), never a database overflow."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", ID_MAX)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def parse_id(text: str | None) -> int | None:
+    """An id or page number from a form or query string, or None when it is not one."""
+    text = (text or "").strip()
+    return int(text) if ID_PATTERN.fullmatch(text) else None
+
+
+def require_id(text: str | None, field: str, what: str) -> int:
+    """Like ``parse_id``, but a missing or malformed value is a form error on ``field``."""
+    value = parse_id(text)
+    if value is None:
+        raise Invalid(f"choose {what}", field=field)
+    return value
+
+
 def _positive_int(name: str, default: int) -> int:
     """A positive integer query argument; anything else gives ``default``."""
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and int(value) > 0 else default
+    return parse_id(request.args.get(name)) or default
 
 
 def paginate(
@@ -121,6 +180,7 @@ def paginate(
     if total is None:
         counted = select.order_by(None).subquery()
         total = db.session.scalar(sa.select(sa.func.count()).select_from(counted))
+    page = min(page, max(1, math.ceil(total / per_page)))  # past the end: the last page
     result = db.session.execute(select.limit(per_page).offset((page - 1) * per_page))
     items = list(result.scalars() if scalars else result)
     return Page(items, page, per_page, total)
@@ -148,6 +208,16 @@ def keyset_page(select: sa.Select, id_column, per_page: int = PER_PAGE) -> Keyse
     return KeysetPage(rows, before, rows[-1].id if more else None)
 
 
+PAGER_ARGUMENTS = ("q", "status", "per_page")
+
+
+def page_url(number: int) -> str:
+    """This page's URL at page ``number``, keeping only the list's own query arguments
+    (anything else a visitor typed, e.g. ``endpoint`` or ``_external``, is dropped)."""
+    kept = {k: request.args[k] for k in PAGER_ARGUMENTS if k in request.args}
+    return url_for(request.endpoint, **(request.view_args or {}), **kept, page=number)
+
+
 def namespace_label(namespace) -> str:
     """How a namespace is shown: the global one as its registry's host (as Portus did)."""
     if namespace.kind == NamespaceKind.GLOBAL:
@@ -165,8 +235,10 @@ def install_template_helpers(app) -> None:
         return Markup(renderer.render(text or ""))  # noqa: S704 - html disabled above
 
     app.jinja_env.filters["markdown"] = markdown
+    app.context_processor(lambda: {"may_administer": may_administer})
     app.jinja_env.globals.update(
         full_name=full_name,
+        page_url=page_url,
         namespace_label=namespace_label,
         sentence=sentence,
         registries_for_login=lambda: [r.pull_host for r in all_registries()],

@@ -24,16 +24,21 @@ from app.services.repositories import (
     require_on,
     tags_sharing_digest,
 )
+from app.services.tokens import TokenError
 
 
 class RegistryRefused(ServiceError):
-    """The registry did not delete what we asked; nothing was changed here."""
+    """The registry did not delete a manifest. What it deleted before (the earlier digests
+    of a repository or namespace) is gone here too: those changes are flushed and the
+    caller commits them, so the database keeps matching the registry."""
 
 
 def _delete_manifest(client: RegistryClient, name: str, digest: str) -> None:
     """Ask the registry to delete ``name@digest``; RegistryRefused when it will not."""
     try:
         client.delete_manifest(name, digest)
+    except TokenError as exc:  # no signing key: we cannot even ask
+        raise RegistryRefused(f"cannot authenticate to the registry: {exc}") from exc
     except RegistryError as exc:
         hint = (
             " (the registry needs storage.delete.enabled: true)"

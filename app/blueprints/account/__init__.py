@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
-from app.blueprints.web import done, form_errors, plugins
+from app.blueprints.web import done, form_errors, parse_id, plugins
 from app.extensions import db
 from app.models import ApplicationToken, User, utcnow
 from app.services import accounts, credentials
@@ -114,9 +114,10 @@ def _expiry(text: str) -> dt.datetime | None:
     text = (text or "").strip()
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= 3650:
+    days = parse_id(text)
+    if days is None or days > 3650:
         raise Invalid("expiry must be a number of days from 1 to 3650", field="expires_days")
-    return utcnow() + dt.timedelta(days=int(text))
+    return utcnow() + dt.timedelta(days=days)
 
 
 @bp.post("/users/<int:user_id>/tokens")

@@ -15,13 +15,21 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from app.blueprints.web import access_settings, done, form_errors, keyset_page, paginate, plugins
+from app.blueprints.web import (
+    access_settings,
+    done,
+    form_errors,
+    keyset_page,
+    may_administer,
+    paginate,
+    plugins,
+)
 from app.extensions import db
 from app.jobs import tasks
 from app.models import Activity, User
 from app.models.enums import EventStatus
 from app.services import accounts, activities, browse, diagnostics, events, registries
-from app.services.access import require
+from app.services.access import allowed_actions, require
 from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -45,9 +53,8 @@ def first_run():
         request.endpoint
         and request.endpoint not in FIRST_RUN_EXEMPT
         and request.blueprint not in ("registry", "main", "errors", "metrics")
-        and current_user.is_authenticated
-        and current_user.admin
         and request.method == "GET"
+        and may_administer()
         and not registries.all_registries()
     ):
         return redirect(url_for("admin.new_registry"))
@@ -63,13 +70,22 @@ def index():
 # --- users --------------------------------------------------------------------------------
 
 
+USER_ACTIONS = ("user.toggle_admin", "user.disable", "user.enable")
+
+
 def _users_page(errors=None, form=None, status=200):
-    """The user list with the creation form, optionally with a form's errors."""
+    """The user list with the creation form, optionally with a form's errors; each row
+    offers only the toggles the engine allows the admin on that user."""
+    page = paginate(accounts.users_by_name())
+    settings = access_settings()
+    can = {
+        user.id: allowed_actions(
+            current_user, USER_ACTIONS, settings=settings, target_user_id=user.id
+        )
+        for user in page.items
+    }
     return render_template(
-        "admin/users.html",
-        page=paginate(accounts.users_by_name()),
-        errors=errors or {},
-        form=form or {},
+        "admin/users.html", page=page, can=can, errors=errors or {}, form=form or {}
     ), status
 
 

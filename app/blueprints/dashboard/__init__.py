@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from app.blueprints.web import browsing_user, paginate, signed_in_user
+from app.blueprints.web import browsing_user, may_administer, paginate, signed_in_user
 from app.extensions import db
 from app.services import accounts, activities, browse
 
@@ -32,7 +32,7 @@ def index():
         recent=recent,
         starred=starred,
         team_repositories=team_repositories,
-        statistics=browse.admin_statistics() if user.admin else None,
+        statistics=browse.admin_statistics() if may_administer() else None,
     )
 
 

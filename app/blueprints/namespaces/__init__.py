@@ -9,16 +9,18 @@ from app.blueprints.teams import render_team_page
 from app.blueprints.web import (
     access_settings,
     browsing_user,
+    commit_deletion,
     done,
     form_errors,
     paginate,
     plugins,
     registry_client,
+    require_id,
     signed_in_user,
 )
 from app.extensions import db
 from app.services import browse, deletion, namespaces, registries, teams
-from app.services.errors import Invalid, ServiceError
+from app.services.errors import ServiceError
 
 bp = Blueprint("namespaces", __name__, url_prefix="/namespaces")
 
@@ -68,15 +70,14 @@ def index():
 def create():
     """Create a private namespace owned by a team (from the team page)."""
     form = request.form
-    team_id, registry_id = form.get("team_id", ""), form.get("registry_id", "")
-    if not team_id.isdigit() or not registry_id.isdigit():
-        raise Invalid("choose a team and a registry")
-    team = teams.get_team(int(team_id))
+    team = teams.get_team(require_id(form.get("team_id"), "team_id", "a team"))
     try:
         namespace = namespaces.create_namespace(
             plugins(),
             current_user,
-            registries.get_registry_by_id(int(registry_id)),
+            registries.get_registry_by_id(
+                require_id(form.get("registry_id"), "registry_id", "a registry")
+            ),
             team,
             form.get("name", ""),
             form.get("description"),
@@ -144,13 +145,11 @@ def change_description(namespace_id: int):
 @login_required
 def transfer(namespace_id: int):
     """Move the namespace to another team."""
-    team_id = request.form.get("team_id", "")
 
     def move(ns):
-        if not team_id.isdigit():
-            raise Invalid("choose a team", field="team_id")
+        team_id = require_id(request.form.get("team_id"), "team_id", "a team")
         namespaces.transfer(
-            plugins(), current_user, ns, teams.get_team(int(team_id)), settings=access_settings()
+            plugins(), current_user, ns, teams.get_team(team_id), settings=access_settings()
         )
 
     return _act(namespace_id, move, "Namespace moved.")
@@ -164,12 +163,12 @@ def delete(namespace_id: int):
     name = namespace.name
     try:
         with registry_client(namespace.host_registry) as client:
-            deletion.delete_namespace(
-                plugins(), current_user, namespace, settings=access_settings(), client=client
+            commit_deletion(
+                lambda: deletion.delete_namespace(
+                    plugins(), current_user, namespace, settings=access_settings(), client=client
+                )
             )
-        db.session.commit()
     except ServiceError as error:
-        db.session.rollback()
-        return _show(namespace, form_errors(error), 400)
+        return _show(namespaces.get_namespace(namespace_id), form_errors(error), 400)
     done(f"Namespace {name} deleted.")
     return redirect(url_for("namespaces.index"))

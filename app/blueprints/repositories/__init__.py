@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from app.blueprints.web import (
     access_settings,
     browsing_user,
+    commit_deletion,
     done,
     form_errors,
     plugins,
@@ -64,20 +65,19 @@ def toggle_star(repository_id: int):
     return redirect(url_for("repositories.show", repository_id=repository.id))
 
 
-def _delete(repository, remove, success: str):
-    """Run a deletion against the repository's registry; commit and go to the repository
-    (or its namespace once the repository is gone), or show the refusal on the page."""
+def _delete(repository, remove, success):
+    """Run a deletion against the repository's registry, then go to the repository (or its
+    namespace once the repository is gone), or show the refusal on the page.
+
+    ``success(result)`` words the confirmation from what ``remove(client)`` returned.
+    """
     repository_id, namespace_id = repository.id, repository.namespace_id
-    client = registry_client(repository.namespace.host_registry)
-    try:
-        removed = remove(client)
-        db.session.commit()
-    except ServiceError as error:
-        db.session.rollback()
-        return _show(repository, form_errors(error), 400)
-    finally:
-        client.close()
-    done(success.format(removed=", ".join(removed or ())))
+    with registry_client(repository.namespace.host_registry) as client:
+        try:
+            result = commit_deletion(lambda: remove(client))
+        except ServiceError as error:
+            return _show(repositories.get_repository(repository_id), form_errors(error), 400)
+    done(success(result))
     if db.session.get(Repository, repository_id) is None:
         return redirect(url_for("namespaces.show", namespace_id=namespace_id))
     return redirect(url_for("repositories.show", repository_id=repository_id))
@@ -94,7 +94,7 @@ def delete_tag(repository_id: int, tag_name: str):
         lambda client: deletion.delete_tag(
             plugins(), current_user, tag, settings=access_settings(), client=client
         ),
-        "Deleted tag {removed}.",
+        lambda removed: "Deleted tag " + ", ".join(removed) + ".",
     )
 
 
@@ -103,10 +103,11 @@ def delete_tag(repository_id: int, tag_name: str):
 def delete(repository_id: int):
     """Delete the repository with all its images (in the registry too)."""
     repository = _viewable(repository_id)
+    name = repositories.repository_name(repository)
     return _delete(
         repository,
         lambda client: deletion.delete_repository(
             plugins(), current_user, repository, settings=access_settings(), client=client
         ),
-        f"Repository {repositories.repository_name(repository)} deleted.",
+        lambda _: f"Repository {name} deleted.",
     )

@@ -55,12 +55,23 @@ def render_team_page(team, errors=None, status=200):
     ), status
 
 
+def _index_page(errors=None, status=200):
+    """The team list with the creation form (when the user may create teams)."""
+    page = paginate(browse.teams(current_user, request.args.get("q", "").strip()), scalars=False)
+    may_create = teams.may_create_team(current_user, settings=access_settings())
+    return render_template(
+        "teams/index.html",
+        page=page,
+        may_create=may_create,
+        errors=errors or {},
+        form=request.form,
+    ), status
+
+
 @bp.get("/")
 def index():
     """The teams the user belongs to (every visible team for an admin)."""
-    page = paginate(browse.teams(current_user, request.args.get("q", "").strip()), scalars=False)
-    may_create = teams.may_create_team(current_user, settings=access_settings())
-    return render_template("teams/index.html", page=page, may_create=may_create, errors={}, form={})
+    return _index_page()
 
 
 @bp.post("/")
@@ -77,14 +88,7 @@ def create():
         db.session.commit()
     except ServiceError as error:
         db.session.rollback()
-        page = paginate(browse.teams(current_user), scalars=False)
-        return render_template(
-            "teams/index.html",
-            page=page,
-            may_create=True,
-            errors=form_errors(error),
-            form=request.form,
-        ), 400
+        return _index_page(form_errors(error), 400)
     done(f"Team {team.name} created. Add a namespace and members next.")
     return redirect(url_for("teams.show", team_id=team.id))
 
