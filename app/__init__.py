@@ -152,7 +152,7 @@ def _register_blueprints(app: Flask) -> None:
         repositories,
         teams,
     )
-    from app.blueprints.web import IdConverter, install_template_helpers
+    from app.blueprints.web import IdConverter, install_page_helpers
     from app.extensions import csrf
 
     app.url_map.converters["int"] = IdConverter  # before any rule is added
@@ -172,7 +172,7 @@ def _register_blueprints(app: Flask) -> None:
         admin,
     ):
         app.register_blueprint(module.bp)
-    install_template_helpers(app)
+    install_page_helpers(app)
 
 
 def _register_commands(app: Flask) -> None:

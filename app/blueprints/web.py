@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, request, url_for
@@ -52,6 +52,14 @@ def may_administer() -> bool:
     user = signed_in_user()
     allowed = allowed_actions(user, ("admin.access",), settings=access_settings())
     return allowed["admin.access"]
+
+
+def unseen(message: str) -> NoReturn:
+    """Answer for an object the visitor may not see: anonymous visitors are sent to sign
+    in; others get the same 404 as for a missing object, so private names do not leak."""
+    if signed_in_user() is None:
+        abort(current_app.login_manager.unauthorized())
+    raise NotFound(message)
 
 
 def browsing_user() -> User | None:
@@ -225,15 +233,25 @@ def namespace_label(namespace) -> str:
     return namespace.name
 
 
-def install_template_helpers(app) -> None:
-    """Jinja globals and filters the pages share; the Markdown renderer is made here, per
-    app. Raw HTML in Markdown is escaped and images are not rendered (Portus filtered
+def refuse_nul_in_forms() -> None:
+    """No form field may carry a NUL character (PostgreSQL refuses them in text, and no
+    name or description needs one); the token endpoint checks its own parameters."""
+    if request.path.startswith("/v2/"):
+        return
+    if any("\x00" in value for value in request.form.values()):
+        abort(400, "Form fields may not contain NUL characters.")
+
+
+def install_page_helpers(app) -> None:
+    """The NUL check on forms, and the Jinja globals and filters the pages share; the
+    Markdown renderer is made here, per app. Raw HTML in Markdown is escaped and images are not rendered (Portus filtered
     both), so a description can never inject markup or load third-party content."""
     renderer = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
 
     def markdown(text: str | None) -> Markup:
         return Markup(renderer.render(text or ""))  # noqa: S704 - html disabled above
 
+    app.before_request(refuse_nul_in_forms)
     app.jinja_env.filters["markdown"] = markdown
     app.context_processor(lambda: {"may_administer": may_administer})
     app.jinja_env.globals.update(

@@ -50,6 +50,23 @@ def get_user(username: str) -> User:
     return user
 
 
+def user_to_add(username: str) -> User:
+    """The user a form names (e.g. a new team member): a mistyped name is a field error
+    on the form, not a missing page."""
+    user = find_user((username or "").strip())
+    if user is None:
+        raise Invalid(f"there is no user named {username.strip()!r}", field="username")
+    return user
+
+
+def get_user_by_id(user_id: int) -> User:
+    """The user with this id, or NotFound."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}")
+    return user
+
+
 def _check_unique(username: str, email: str | None) -> None:
     """Raise Conflict when the username or e-mail address is taken."""
     if db.session.scalar(sa.select(User.id).where(User.username == username)):

@@ -176,6 +176,13 @@ def teams(user: User | None, query: str = "") -> sa.Select:
     return select
 
 
+def team_choices(user: User | None) -> list[Team]:
+    """The teams ``user`` may view, by name, without counts (a form's choices)."""
+    return list(
+        db.session.scalars(sa.select(Team).where(visible_team_filter(user)).order_by(Team.name))
+    )
+
+
 def admin_statistics() -> dict[str, int]:
     """Portus's admin panel figures: registries, enabled users, visible teams, namespaces,
     repositories and tags."""

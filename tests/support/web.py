@@ -7,6 +7,7 @@ import re
 
 from tests.factories import PASSWORD
 
+SESSION_STARTERS = ("/users/sign_in", "/users/sign_up")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -42,7 +43,10 @@ class WebClient:
             if self._token is None:
                 self.get("/users/sign_in", follow_redirects=True)
             data["csrf_token"] = self._token
-        return self._request("POST", path, data=data, **kwargs)
+        response = self._request("POST", path, data=data, **kwargs)
+        if path.startswith(SESSION_STARTERS):
+            self._token = None  # a new session: the next form needs a token of its own
+        return response
 
     def sign_in(self, username: str, password: str = PASSWORD):
         """Sign in through the form; returns the response."""

@@ -78,9 +78,7 @@ def change_password():
 
 def _owner(user_id: int) -> User:
     """The owner of the tokens page; the engine decides whether the visitor may manage them."""
-    owner = db.session.get(User, user_id)
-    if owner is None:
-        raise NotFound(f"no user with id {user_id}")
+    owner = accounts.get_user_by_id(user_id)
     credentials.check_manage_rights(current_user, owner)
     return owner
 

@@ -26,11 +26,11 @@ from app.blueprints.web import (
 )
 from app.extensions import db
 from app.jobs import tasks
-from app.models import Activity, User
+from app.models import Activity
 from app.models.enums import EventStatus
 from app.services import accounts, activities, browse, diagnostics, events, registries
 from app.services.access import allowed_actions, require
-from app.services.errors import NotFound, ServiceError
+from app.services.errors import ServiceError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -119,17 +119,9 @@ def create_user():
     return redirect(url_for("admin.users"))
 
 
-def _user(user_id: int) -> User:
-    """The user with this id, or NotFound."""
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"no user with id {user_id}")
-    return user
-
-
 def _toggle(user_id: int, change) -> Response:
     """Apply an admin toggle to a user and go back to the list."""
-    user = _user(user_id)
+    user = accounts.get_user_by_id(user_id)
     try:
         change(plugins(), current_user, user)
         db.session.commit()
@@ -143,7 +135,7 @@ def _toggle(user_id: int, change) -> Response:
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 def edit_user(user_id: int):
     """Change a user's e-mail address and display name."""
-    user, errors = _user(user_id), {}
+    user, errors = accounts.get_user_by_id(user_id), {}
     if request.method == "POST":
         try:
             accounts.update_profile(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 
 from app.blueprints.web import done, form_errors, plugins, signed_in_user
@@ -61,6 +61,7 @@ def sign_up():
                     first_user_admin=current_app.config["FIRST_USER_ADMIN"],
                 )
                 db.session.commit()
+                session.clear()  # nothing from before sign-in carries over
                 login_user(user)
                 done(
                     f"Welcome, {user.username}."
@@ -91,6 +92,7 @@ def sign_in():
                 policy=issuer.lockout,
                 remote_addr=request.remote_addr,
             )
+            session.clear()  # nothing from before sign-in carries over
             login_user(user, remember=bool(form.get("remember")))
             return redirect(_safe_next(request.args.get("next")))
         except AuthenticationFailed as error:

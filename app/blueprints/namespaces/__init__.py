@@ -17,10 +17,11 @@ from app.blueprints.web import (
     registry_client,
     require_id,
     signed_in_user,
+    unseen,
 )
 from app.extensions import db
 from app.services import browse, deletion, namespaces, registries, teams
-from app.services.errors import ServiceError
+from app.services.errors import Forbidden, ServiceError
 
 bp = Blueprint("namespaces", __name__, url_prefix="/namespaces")
 
@@ -28,19 +29,19 @@ bp = Blueprint("namespaces", __name__, url_prefix="/namespaces")
 def _viewable(namespace_id: int):
     """The namespace, if the visitor may pull from it (Forbidden otherwise)."""
     namespace = namespaces.get_namespace(namespace_id)
-    namespaces.require_on(
-        "namespace.view",
-        browsing_user(),
-        namespace,
-        "you may not see this namespace",
-        settings=access_settings(),
-    )
+    try:
+        namespaces.require_on(
+            "namespace.view", browsing_user(), namespace, "", settings=access_settings()
+        )
+    except Forbidden:
+        unseen(f"no namespace with id {namespace_id}")
     return namespace
 
 
 def _show(namespace, errors=None, status=200):
     """The namespace page, optionally with a form's errors."""
     user = signed_in_user()
+    can = namespaces.namespace_permissions(user, namespace, settings=access_settings())
     return render_template(
         "namespaces/show.html",
         namespace=namespace,
@@ -49,8 +50,8 @@ def _show(namespace, errors=None, status=200):
             scalars=False,
             total=browse.count_repositories(user, namespace_id=namespace.id),
         ),
-        can=namespaces.namespace_permissions(user, namespace, settings=access_settings()),
-        teams=db.session.execute(browse.teams(user)).all() if user else [],
+        can=can,
+        teams=browse.team_choices(user) if can["namespace.change_team"] else [],
         errors=errors or {},
         form=request.form,
     ), status

@@ -14,11 +14,12 @@ from app.blueprints.web import (
     plugins,
     registry_client,
     signed_in_user,
+    unseen,
 )
 from app.extensions import db
 from app.models import Repository
 from app.services import deletion, repositories
-from app.services.errors import ServiceError
+from app.services.errors import Forbidden, ServiceError
 
 bp = Blueprint("repositories", __name__, url_prefix="/repositories")
 
@@ -28,7 +29,10 @@ REPOSITORY_ACTIONS = ("tag.delete", "repository.delete", "repository.star")
 def _viewable(repository_id: int):
     """The repository, if the visitor may see it (Forbidden otherwise)."""
     repository = repositories.get_repository(repository_id)
-    repositories.require_view(browsing_user(), repository, access_settings())
+    try:
+        repositories.require_view(browsing_user(), repository, access_settings())
+    except Forbidden:
+        unseen(f"no repository with id {repository_id}")
     return repository
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.blueprints.web import access_settings, done, form_errors, paginate, plugins
+from app.blueprints.web import access_settings, done, form_errors, paginate, plugins, unseen
 from app.extensions import db
 from app.models.enums import Role
 from app.services import accounts, browse, registries, teams
-from app.services.errors import ServiceError
+from app.services.errors import Forbidden, ServiceError
 
 bp = Blueprint("teams", __name__, url_prefix="/teams")
 
@@ -21,14 +21,12 @@ def require_login():
 
 
 def _require_view(team) -> None:
-    """Refuse (Forbidden) unless the user may view ``team``."""
-    teams.require_on_team(
-        "team.view",
-        current_user,
-        team,
-        "you are not a member of this team",
-        settings=access_settings(),
-    )
+    """A 404, as for a missing team, unless the user may view ``team`` (hidden teams and
+    other people's teams do not reveal that they exist)."""
+    try:
+        teams.require_on_team("team.view", current_user, team, "", settings=access_settings())
+    except Forbidden:
+        unseen(f"no team with id {team.id}")
 
 
 def _visible_team(team_id: int):
@@ -151,7 +149,7 @@ def add_member(team_id: int):
     form = request.form
 
     def add(team):
-        user = accounts.get_user(form.get("username", "").strip())
+        user = accounts.user_to_add(form.get("username", ""))
         teams.add_member(
             plugins(),
             current_user,
