@@ -13,7 +13,8 @@ Then it waits (bounded) until no stored event is fresh or processing and checks:
 rows == unique ids, new tags == new ``repository.push`` activities == unique pushes, zero
 failed. Mode ``inline`` runs without Redis (web workers apply events on their job thread);
 mode ``redis`` sets WHARFINGER_REDIS_URL (database 14, flushed first) and runs one
-``wharfinger worker``. Accept rate (all responses received) and apply rate (all events
+``wharfinger worker`` (``--redis-db`` picks another database, so that benchmarks of
+several people on one Redis do not flush each other's). Accept rate (all responses received) and apply rate (all events
 processed, from the start of the load) are reported separately.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import select
 import signal
@@ -43,7 +45,9 @@ from bench._support import (
     BenchError,
     Server,
     WrkResult,
+    children_cpu_seconds,
     lua_string,
+    machine_busy_seconds,
     parse_wrk,
     require_tools,
     tree_cpu_seconds,
@@ -56,7 +60,8 @@ DUPLICATE_SHARE = 0.05
 REPOSITORIES = 100
 CONNECTIONS = 16
 WRK_THREADS = 4
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = "redis://127.0.0.1:6379/{db}"
+REDIS_DB = 14
 TARGET_ACCEPT_RATE = 500.0
 LOAD_TIMEOUT = 300
 APPLY_TIMEOUT = 600.0
@@ -174,6 +179,8 @@ class Load:
     accept_seconds: float
     bad_statuses: int
     server_cpu: float
+    other_cores: float  # CPU of processes outside the benchmark, per second of load
+    load: float  # 1-minute load average at the end of the load
 
 
 def _wait_for_threads(process: subprocess.Popen, deadline: float) -> int:
@@ -194,8 +201,17 @@ def _wait_for_threads(process: subprocess.Popen, deadline: float) -> int:
     return bad
 
 
-def run_load(server: Server, script: Path) -> Load:
-    """Run wrk until every body was answered, then interrupt it for its summary."""
+def _own_cpu_seconds() -> float:
+    """CPU seconds of this process."""
+    times = os.times()
+    return times.user + times.system
+
+
+def run_load(server: Server, script: Path, helper_pids: list[int]) -> Load:
+    """Run wrk until every body was answered, then interrupt it for its summary.
+
+    ``helper_pids`` (the registry, the worker) count as the benchmark's own CPU; whatever
+    else the machine did meanwhile is reported as other cores."""
     args = [
         "wrk",
         f"--connections={CONNECTIONS}",
@@ -205,7 +221,13 @@ def run_load(server: Server, script: Path) -> Load:
         f"--script={script}",
         server.url,
     ]
-    cpu_before = tree_cpu_seconds(server.pid)
+
+    def ours() -> float:
+        helpers = sum(tree_cpu_seconds(pid) for pid in helper_pids)
+        return helpers + _own_cpu_seconds() + children_cpu_seconds()
+
+    cpu_before, ours_before = tree_cpu_seconds(server.pid), ours()
+    busy_before = machine_busy_seconds()
     started = time.monotonic()
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -217,8 +239,13 @@ def run_load(server: Server, script: Path) -> Load:
         if process.poll() is None:
             process.kill()
             process.communicate()
+    seconds = time.monotonic() - started
     server_cpu = tree_cpu_seconds(server.pid) - cpu_before
-    return Load(parse_wrk(stdout.decode()), accept_seconds, bad, server_cpu)
+    other = machine_busy_seconds() - busy_before - server_cpu - (ours() - ours_before)
+    load = float(Path("/proc/loadavg").read_text().split()[0])
+    return Load(
+        parse_wrk(stdout.decode()), accept_seconds, bad, server_cpu, max(0.0, other) / seconds, load
+    )
 
 
 @contextmanager
@@ -245,11 +272,11 @@ def worker_process(env: dict[str, str], log_path: Path):
                 process.wait(timeout=10)
 
 
-def flush_redis_db() -> None:
-    """Empty our Redis database (14) only."""
+def flush_redis_db(url: str) -> None:
+    """Empty our Redis database only."""
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(url).flushdb()
 
 
 @dataclass(frozen=True)
@@ -308,6 +335,8 @@ class Run:
     new_tags: int
     new_pushes: int
     failed: int
+    other_cores: float = 0.0
+    load: float = 0.0
 
     @property
     def accept_rate(self) -> float:
@@ -334,8 +363,9 @@ def measure(stack, options, mode: str, number: int, digests: list[str]) -> Run:
     workdir = stack.workdir
     env = dict(stack.env, WHARFINGER_SYNC_STRATEGY="off")
     if mode == "redis":
-        flush_redis_db()
-        env["WHARFINGER_REDIS_URL"] = REDIS_URL
+        url = REDIS_URL.format(db=options.redis_db)
+        flush_redis_db(url)
+        env["WHARFINGER_REDIS_URL"] = url
     with app_for(stack.env) as app:
         secret = app.config["EVENTS_SECRET"]
         before = counts()
@@ -345,14 +375,15 @@ def measure(stack, options, mode: str, number: int, digests: list[str]) -> Run:
         script = load_script(workdir, bodies, secret)
         log = workdir / f"server-{mode}-{number}.log"
         with Server(env, log, tls_cert(stack), server_arguments(options)) as server:
-            worker = (
+            worker_context = (
                 worker_process(env, workdir / f"worker-{number}.log")
                 if mode == "redis"
                 else _nothing()
             )
-            with worker:
+            with worker_context as worker:
                 started = time.monotonic()
-                load = run_load(server, script)
+                helpers = [stack.registry.pid] + ([worker.pid] if worker else [])
+                load = run_load(server, script, helpers)
                 apply_seconds = wait_applied(started)
         after = counts()
     return Run(
@@ -369,6 +400,8 @@ def measure(stack, options, mode: str, number: int, digests: list[str]) -> Run:
         after.tags - before.tags,
         after.pushes - before.pushes,
         after.failed - before.failed,
+        load.other_cores,
+        load.load,
     )
 
 
@@ -391,7 +424,7 @@ def _nothing():
 HEADER = (
     f"{'mode':<7} {'requests':>8} {'accept/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
     f"{'srv ms/req':>10} {'applied/s':>9} {'stored':>6} {'tags':>6} {'pushes':>6} "
-    f"{'failed':>6} {'errors':>6} exact"
+    f"{'failed':>6} {'errors':>6} exact  other cores  load"
 )
 
 
@@ -401,7 +434,7 @@ def format_run(run: Run) -> str:
         f"{run.mode:<7} {run.requests:>8} {run.accept_rate:>8,.0f} {run.p50_ms:>7.1f} "
         f"{run.p99_ms:>7.1f} {run.server_ms:>10.2f} {run.apply_rate:>9,.0f} {run.stored:>6} "
         f"{run.new_tags:>6} {run.new_pushes:>6} {run.failed:>6} {run.bad:>6} "
-        f"{'yes' if run.exact else 'NO'}"
+        f"{'yes' if run.exact else 'NO':<5}  {run.other_cores:>11.2f}  {run.load:.2f}"
     )
 
 
@@ -479,6 +512,14 @@ def parse_options(argv: list[str] | None) -> argparse.Namespace:
         choices=range(1, 33),
         metavar="N",
         help="gunicorn workers (default: the server's own default)",
+    )
+    add(
+        "--redis-db",
+        type=int,
+        default=REDIS_DB,
+        choices=range(16),
+        metavar="N",
+        help=f"Redis database for redis mode, flushed first (default {REDIS_DB})",
     )
     options = parser.parse_args(argv)
     options.modes = options.modes or ["inline", "redis"]

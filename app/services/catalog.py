@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -156,10 +158,11 @@ class Reconciler:
         busy = changed_since(read_began)
         readable = [r for r in remote if r.tags is not None and r.name not in busy]
         details = self._new_manifest_details(readable, state)
-        for repository in readable:
-            self._apply_repository(repository, state, details)
-        if self.delete and self.report.complete:
-            self._remove_vanished(remote, state, busy)
+        with loaded_rows_kept():
+            for repository in readable:
+                self._apply_repository(repository, state, details)
+            if self.delete and self.report.complete:
+                self._remove_vanished(remote, state, busy)
         self.report.skipped_busy = len(busy)
         self.report.repositories = len(remote)
         self.report.tags = sum(len(r.tags or {}) for r in remote)
@@ -314,6 +317,28 @@ class Reconciler:
                 self._remove_tag(namespace, repository, tag)
             state.tags[name].clear()
         db.session.commit()
+
+
+@contextmanager
+def loaded_rows_kept() -> Iterator[None]:
+    """Commits leave the loaded rows as they are instead of expiring them.
+
+    The pass holds every tag of the registry and commits once per repository. By default
+    each commit expires every object in the session, so 1,000 commits over 5,000+ objects
+    cost O(repositories x tags) in SQLAlchemy alone, and the next repository's comparison
+    re-read each of its tags with a SELECT: ~20 s of CPU for a pass that changes nothing
+    (1,000 x 5). The loaded state is the snapshot the pass compares against anyway; rows
+    that events change meanwhile belong to repositories ``changed_since`` excludes. A
+    rollback still expires everything, as it must; so does the end of the block, once.
+    """
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
+        session.expire_all()
 
 
 def changed_since(moment) -> set[str]:
