@@ -142,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints import (
         account,
         admin,
+        api,
         auth,
         dashboard,
         errors,
@@ -156,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.extensions import csrf
 
     csrf.exempt(registry.bp)  # machine endpoints: Basic auth and the events secret
+    csrf.exempt(api.bp)  # header credentials; the API checks CSRF itself for sessions
     for module in (
         main,
         metrics,
@@ -168,6 +170,7 @@ def _register_blueprints(app: Flask) -> None:
         namespaces,
         repositories,
         admin,
+        api,
     ):
         app.register_blueprint(module.bp)
     install_template_helpers(app)
