@@ -338,7 +338,7 @@ def get_user_by_id(user_id: int) -> User:
 
 def find_user_by_reference(reference: str) -> User:
     """A user named by id, e-mail address or username (Portus's API took id or e-mail)."""
-    reference = (reference or "").strip()
+    reference = (reference or "").strip().replace("\x00", "")
     if reference.isdigit() and len(reference) < 12:
         return get_user_by_id(int(reference))
     column = User.email if "@" in reference and "." in reference else User.username

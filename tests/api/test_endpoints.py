@@ -182,6 +182,16 @@ def test_huge_ids_are_404(world, admin, path):
     assert admin.delete(V1 + path).status_code in (404, 405)
 
 
+def test_nul_characters_are_refused_not_crashing(world, admin):
+    """PostgreSQL refuses NUL in text parameters; the API must answer 400/404, not 500."""
+    assert admin.get(f"{V1}/users/a%00b").status_code == 404
+    assert admin.post(f"{V1}/teams", json={"name": "a\x00b"}).status_code == 400
+    assert admin.get(f"{V1}/namespaces/validate?name=a%00b").status_code == 400
+    assert (
+        admin.put(f"{V1}/namespaces/{world.private.id}", json={"team": "\x00"}).status_code == 400
+    )
+
+
 def test_unknown_fields_are_ignored(world, admin):
     response = admin.post(f"{V1}/teams", json={"name": "qa", "colour": "blue", "id": 7})
     assert response.status_code == 201

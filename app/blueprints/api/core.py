@@ -82,7 +82,7 @@ def _refuse(message: str) -> ApiError:
 def _from_portus_header(value: str) -> tuple[User, bool]:
     """``Portus-Auth: username:application-token`` → the user and whether it is read-only."""
     username, colon, token = value.partition(":")
-    user = find_user(username.strip()) if colon else None
+    user = find_user(username.strip()) if colon and "\x00" not in username else None
     row = credentials.verify_application_token(user, token.strip()) if user else None
     if row is None or not user.enabled:
         raise _refuse("invalid Portus-Auth credentials (expected username:application-token)")
@@ -215,6 +215,8 @@ def text(
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _bad(field, "must be a string")
     value = str(value)
+    if "\x00" in value:  # PostgreSQL refuses NUL in text: a 400, not a 500
+        raise _bad(field, "must not contain NUL characters")
     if len(value) > maximum:
         raise _bad(field, f"must be at most {maximum} characters")
     return value
