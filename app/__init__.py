@@ -142,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.blueprints import (
         account,
         admin,
+        api,
         auth,
         dashboard,
         errors,
@@ -158,6 +159,7 @@ def _register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any rule is added
 
     csrf.exempt(registry.bp)  # machine endpoints: Basic auth and the events secret
+    csrf.exempt(api.bp)  # header credentials; the API checks CSRF itself for sessions
     for module in (
         main,
         metrics,
@@ -170,6 +172,7 @@ def _register_blueprints(app: Flask) -> None:
         namespaces,
         repositories,
         admin,
+        api,
     ):
         app.register_blueprint(module.bp)
     install_page_helpers(app)

@@ -368,6 +368,225 @@ def sync_command(registry_name, strategy):
         sys.exit(EXIT_ERROR)
 
 
+# --- ``wharfinger api``: a client of the REST API for admins without shell access --------
+
+# resource → (list/create path, item path, table columns); ``{id}`` is the first argument,
+# ``{sub}`` the second part of ``TEAM/MEMBER`` ids.
+API_RESOURCES = {
+    "users": ("/users", "/users/{id}", "id username email admin enabled bot"),
+    "teams": ("/teams", "/teams/{id}", "id name description users_count namespaces_count"),
+    "members": (
+        "/teams/{id}/members",
+        "/teams/{id}/members/{sub}",
+        "id username role",
+    ),
+    "namespaces": ("/namespaces", "/namespaces/{id}", "id name team.name visibility global"),
+    "repositories": ("/repositories", "/repositories/{id}", "id full_name tags_count stars"),
+    "tags": ("/tags", "/tags/{id}", "id name digest author.name repository_id"),
+    "registries": ("/registries", "/registries/{id}", "id name hostname external_hostname use_ssl"),
+    "application_tokens": (
+        "/users/{id}/application_tokens",
+        "/users/application_tokens/{id}",
+        "id application read_only expires_at",
+    ),
+}
+NEEDS_PARENT = {"members", "application_tokens"}  # their lists need the owner's id
+
+
+class ApiCallFailed(click.ClickException):
+    """An HTTP error from the server: one line, exit status 1."""
+
+
+@click.group("api")
+@click.option(
+    "--server",
+    envvar="WHARFINGER_API_URL",
+    required=True,
+    help="e.g. https://wharfinger.example.com:8443",
+)
+@click.option(
+    "--token", envvar="WHARFINGER_API_TOKEN", help="USER:APPLICATION-TOKEN (Portus-Auth)."
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CA bundle for a self-signed server.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the server's JSON instead of a table.")
+@click.pass_context
+def api_group(ctx, server, token, ca_file, as_json):
+    """Call a Wharfinger server's REST API (get, create, update, delete resources).
+
+    Resources: users, teams, members (TEAM or TEAM/MEMBER), namespaces, repositories, tags,
+    registries, application_tokens (USER to list or create, TOKEN to delete). Parameters
+    are KEY=VALUE pairs.
+    """
+    ctx.obj = {
+        "server": server.rstrip("/"),
+        "token": token,
+        "verify": ca_file or True,
+        "json": as_json,
+    }
+
+
+def _api_call(ctx, method: str, path: str, *, params=None, body=None):
+    """One request to ``/api{path}``; ClickException with the server's message on errors."""
+    import requests
+
+    options = ctx.obj
+    headers = {"Accept": "application/json"}
+    if options["token"]:
+        headers["Portus-Auth"] = options["token"]
+    try:
+        response = requests.request(
+            method,
+            f"{options['server']}/api{path}",
+            params=params,
+            json=body,
+            headers=headers,
+            verify=options["verify"],
+            timeout=60,
+        )
+    except requests.RequestException as exc:
+        raise ApiCallFailed(f"cannot reach {options['server']}: {exc}") from None
+    if response.status_code >= 400:
+        try:
+            message = response.json().get("message", response.reason)
+        except ValueError:
+            message = response.reason
+        raise ApiCallFailed(f"HTTP {response.status_code}: {message}")
+    return None if response.status_code == 204 else response.json()
+
+
+def _pairs(values: tuple[str, ...]) -> dict:
+    """``key=value`` arguments; ``true``/``false`` become booleans."""
+    result = {}
+    for value in values:
+        key, equals, text = value.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE")
+        result[key] = {"true": True, "false": False}.get(text.lower(), text)
+    return result
+
+
+def _resource_path(resource: str, ident: str | None, item: bool) -> str:
+    """The API path of ``resource`` (its collection, or one item)."""
+    collection, single, _ = API_RESOURCES[resource]
+    template = single if item else collection
+    if "{id}" in template and not ident:
+        raise click.UsageError(f"{resource} needs an id here")
+    main, _, sub = (ident or "").partition("/")
+    if "{sub}" in template and not sub:
+        raise click.UsageError(f"{resource} ids are TEAM/MEMBER here")
+    return "/v1" + template.format(id=main, sub=sub)
+
+
+def _cell(entry: dict, column: str) -> str:
+    """One table cell: a dotted key of ``entry``."""
+    value = entry
+    for part in column.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def _show(ctx, resource: str | None, answer) -> None:
+    """Print ``answer`` as JSON or as a table of the resource's columns."""
+    import json
+
+    if answer is None:
+        return
+    if ctx.obj["json"] or resource is None or not isinstance(answer, dict | list):
+        click.echo(json.dumps(answer, indent=2, sort_keys=True))
+        return
+    rows = answer if isinstance(answer, list) else [answer]
+    columns = API_RESOURCES[resource][2].split()
+    if isinstance(answer, dict) and "plain_token" in answer:
+        columns.append("plain_token")
+    table = [columns] + [[_cell(row, c) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    for line in table:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+
+
+RESOURCE = click.Choice(sorted(API_RESOURCES))
+
+
+@api_group.command("get")
+@click.argument("resource", type=RESOURCE)
+@click.argument("ident", required=False)
+@click.argument("params", nargs=-1)
+@click.pass_context
+def api_get(ctx, resource, ident, params):
+    """List RESOURCE, or show one with its IDENT (lists fetch every page)."""
+    if ident and "=" in ident:
+        ident, params = None, (ident, *params)
+    listing = ident is None or (resource in NEEDS_PARENT and "/" not in ident)
+    query = _pairs(params)
+    if listing:
+        query.setdefault("all", "true")
+    path = _resource_path(resource, ident, item=not listing)
+    _show(ctx, resource, _api_call(ctx, "GET", path, params=query))
+
+
+@api_group.command("create")
+@click.argument("resource", type=RESOURCE)
+@click.argument("args", nargs=-1)
+@click.pass_context
+def api_create(ctx, resource, args):
+    """Create RESOURCE from KEY=VALUE pairs (members and tokens: TEAM or USER first)."""
+    ident = args[0] if resource in NEEDS_PARENT and args else None
+    body = _pairs(args[1:] if ident else args)
+    path = _resource_path(resource, ident, item=False)
+    _show(ctx, resource, _api_call(ctx, "POST", path, body=body))
+
+
+@api_group.command("update")
+@click.argument("resource", type=RESOURCE)
+@click.argument("ident")
+@click.argument("params", nargs=-1)
+@click.pass_context
+def api_update(ctx, resource, ident, params):
+    """Change RESOURCE IDENT with KEY=VALUE pairs."""
+    path = _resource_path(resource, ident, item=True)
+    _show(ctx, resource, _api_call(ctx, "PUT", path, body=_pairs(params)))
+
+
+@api_group.command("delete")
+@click.argument("resource", type=RESOURCE)
+@click.argument("ident")
+@click.pass_context
+def api_delete(ctx, resource, ident):
+    """Delete RESOURCE IDENT."""
+    _api_call(ctx, "DELETE", _resource_path(resource, ident, item=True))
+    click.echo(f"deleted {resource} {ident}")
+
+
+@api_group.command("bootstrap")
+@click.argument("params", nargs=-1)
+@click.pass_context
+def api_bootstrap(ctx, params):
+    """Create the first admin on a new server (username= email= password=); prints the
+    admin's application token once."""
+    answer = _api_call(ctx, "POST", "/v1/users/bootstrap", body=_pairs(params))
+    _show(ctx, "application_tokens", answer)
+
+
+@api_group.command("health")
+@click.pass_context
+def api_health(ctx):
+    """The server's health checks (exit 1, with HTTP 503, when one fails)."""
+    _show(ctx, None, _api_call(ctx, "GET", "/v1/health"))
+
+
+@api_group.command("version")
+@click.pass_context
+def api_version(ctx):
+    """The server's version."""
+    _show(ctx, None, _api_call(ctx, "GET", "/version"))
+
+
 def register_commands(app) -> None:
     """Attach every command to ``app.cli``."""
     for command in (
@@ -379,6 +598,7 @@ def register_commands(app) -> None:
         worker_command,
         sync_command,
         doctor_command,
+        api_group,
     ):
         app.cli.add_command(command)
 
@@ -394,7 +614,10 @@ cli = FlaskGroup(create_app=_create_app, help="Wharfinger: registry authorizatio
 
 
 def main() -> None:
-    """Console-script entry point: validate settings first so errors are one line."""
+    """Console-script entry point: validate settings first so errors are one line.
+    ``wharfinger api ...`` is a client of a remote server and needs no settings."""
+    if sys.argv[1:2] == ["api"]:
+        api_group.main(args=sys.argv[2:], prog_name="wharfinger api")
     try:
         load_settings()
     except ConfigError as exc:

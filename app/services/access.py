@@ -59,10 +59,23 @@ def require(action: str, user: User | None, message: str, **facts) -> None:
         raise Forbidden(message) from None
 
 
+# Set on a loaded ``User`` by callers that authenticated it with a read-only application
+# token (the API); every rule asked on that user's behalf then sees a read-only actor.
+READ_ONLY_MARK = "_wharfinger_read_only_credential"
+
+
+def mark_read_only(user: User, read_only: bool) -> User:
+    """Remember on this request's ``user`` object whether its credential is read-only,
+    so the services, which take a ``User``, ask the engine with ``Actor.read_only``."""
+    setattr(user, READ_ONLY_MARK, read_only)
+    return user
+
+
 def actor_for(user: User | None, read_only: bool = False) -> Actor:
     """The engine's view of a user (None: anonymous)."""
     if user is None:
         return Actor(user_id=None)
+    read_only = read_only or bool(getattr(user, READ_ONLY_MARK, False))
     return Actor(user.id, user.username, is_admin=user.admin, read_only=read_only)
 
 

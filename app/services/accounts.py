@@ -354,3 +354,157 @@ def admin_create_user(
 def users_by_name() -> sa.Select:
     """Every user, by username (the admin list)."""
     return sa.select(User).order_by(User.username)
+
+
+def get_user_by_id(user_id: int) -> User:
+    """The user with this id, or NotFound."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}")
+    return user
+
+
+def find_user_by_reference(reference: str) -> User:
+    """A user named by id, e-mail address or username (Portus's API took id or e-mail)."""
+    reference = (reference or "").strip().replace("\x00", "")
+    if reference.isdigit() and len(reference) < 12:
+        return get_user_by_id(int(reference))
+    column = User.email if "@" in reference and "." in reference else User.username
+    user = db.session.scalar(sa.select(User).where(column == reference.lower()))
+    if user is None and column is User.email:
+        user = db.session.scalar(sa.select(User).where(User.username == reference))
+    if user is None:
+        raise NotFound(f"no user {reference!r}")
+    return user
+
+
+def personal_namespace_id(user: User) -> int | None:
+    """The id of the user's personal namespace in the first registry (None for bots)."""
+    return db.session.scalar(
+        sa.select(Namespace.id)
+        .join(Team, Team.id == Namespace.team_id)
+        .where(Team.name == personal_team_name(user), Namespace.kind == NamespaceKind.PERSONAL)
+        .order_by(Namespace.registry_id)
+        .limit(1)
+    )
+
+
+def admin_update_user(
+    plugins,
+    actor: User,
+    user: User,
+    *,
+    email: str | None = None,
+    display_name: str | None = None,
+    password: str | None = None,
+    admin: bool | None = None,
+    enabled: bool | None = None,
+) -> User:
+    """An administrator changes a user's profile, password, admin flag or enabled state
+    (``None`` leaves a field alone); the admin-page rules about oneself still hold."""
+    require("admin.access", actor, "only administrators edit users", settings=AccessSettings())
+    if email is not None or display_name is not None:
+        update_profile(
+            plugins,
+            user,
+            email=email if email is not None else (user.email or ""),
+            display_name=display_name if display_name is not None else user.display_name,
+            actor=actor,
+        )
+    if password is not None:
+        set_password(plugins, user, password, actor=actor)
+    if admin is not None and admin != user.admin:
+        toggle_admin(plugins, actor, user)
+    if enabled is not None and enabled != user.enabled:
+        toggle_enabled(plugins, actor, user)
+    db.session.flush()
+    return user
+
+
+def _sole_owned_teams(user: User) -> list[str]:
+    """Visible teams in which ``user`` is the only owner."""
+    owners = (
+        sa.select(sa.func.count())
+        .select_from(TeamMember)
+        .where(TeamMember.team_id == Team.id, TeamMember.role == Role.OWNER)
+        .correlate(Team)
+        .scalar_subquery()
+    )
+    return list(
+        db.session.scalars(
+            sa.select(Team.name)
+            .join(TeamMember, TeamMember.team_id == Team.id)
+            .where(
+                TeamMember.user_id == user.id,
+                TeamMember.role == Role.OWNER,
+                Team.hidden.is_(False),
+                owners <= 1,
+            )
+            .order_by(Team.name)
+        )
+    )
+
+
+def delete_user(plugins, actor: User, user: User) -> None:
+    """Delete an account with its personal team and (empty) personal namespaces.
+
+    Refused for oneself, for a user whose personal namespace still holds repositories and
+    for the only owner of a team: each of those needs a visible decision first (Portus
+    deleted the namespace's images silently). Records ``user.delete``.
+    """
+    from app.models import Repository
+
+    require("admin.access", actor, "only administrators delete users", settings=AccessSettings())
+    if actor.id == user.id:
+        raise Invalid("you cannot delete your own account", field="user")
+    team = personal_team(user)
+    spaces = [] if team is None else _personal_namespaces(team)
+    held = sa.select(Repository.id).where(Repository.namespace_id.in_([n.id for n in spaces]))
+    if spaces and db.session.scalar(held.limit(1)):
+        raise Invalid(
+            f"the personal namespace of {user.username} still holds repositories: delete "
+            "them first",
+            field="user",
+        )
+    owned = _sole_owned_teams(user)
+    if owned:
+        raise Invalid(
+            f"{user.username} is the only owner of team(s) {', '.join(owned)}: give them "
+            "another owner first",
+            field="user",
+        )
+    activities.record(plugins, "user.delete", actor, "user", user.id, user.username)
+    for namespace in spaces:
+        db.session.delete(namespace)
+    db.session.flush()
+    if team is not None:
+        db.session.delete(team)
+        db.session.flush()
+        db.session.expire(user, ["memberships"])
+    db.session.delete(user)
+    db.session.flush()
+
+
+def _personal_namespaces(team: Team) -> list[Namespace]:
+    """The namespaces of a personal team (one per registry)."""
+    return list(db.session.scalars(sa.select(Namespace).where(Namespace.team_id == team.id)))
+
+
+def bootstrap_admin(
+    plugins, username: str, email: str, password: str, *, first_user_admin: bool
+) -> tuple[User, str]:
+    """Create the first administrator with an application token named ``bootstrap``
+    (Portus's ``POST /api/v1/users/bootstrap``); returns the user and the plain token.
+
+    Only while no account exists and first-user-admin is on; otherwise Forbidden or
+    Invalid. The caller commits.
+    """
+    if not first_user_admin:
+        raise Forbidden("bootstrapping is switched off (WHARFINGER_FIRST_USER_ADMIN)")
+    if user_count():
+        raise Invalid("users exist already: bootstrapping is only for a new instance")
+    user = create_user(
+        plugins, (username or "").strip(), (email or "").strip(), password, admin=True
+    )
+    _, plain = credentials.create_application_token(plugins, user, "bootstrap", actor=user)
+    return user, plain

@@ -201,3 +201,40 @@ def revoke_refresh_tokens(user: User) -> int:
     """Delete every refresh token of ``user`` (password change, disabling); returns the count."""
     result = db.session.execute(sa.delete(RefreshToken).where(RefreshToken.user_id == user.id))
     return result.rowcount or 0
+
+
+def get_application_token(token_id: int) -> ApplicationToken:
+    """The application token with this id, or NotFound."""
+    row = db.session.get(ApplicationToken, token_id)
+    if row is None:
+        raise NotFound(f"no application token with id {token_id}")
+    return row
+
+
+def application_token_owner(plain: str) -> tuple[User, ApplicationToken] | None:
+    """The enabled owner of an unexpired application token and the token, or None
+    (``Authorization: Bearer`` on the API names no user: the token does)."""
+    if not looks_like_application_token(plain):
+        return None
+    row = db.session.scalar(
+        sa.select(ApplicationToken).where(ApplicationToken.token_hash == secret_hash(plain))
+    )
+    if row is None:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or verify_application_token(user, plain) is None:
+        return None
+    return user, row
+
+
+def expiry_after(lifetime: str | None) -> dt.datetime | None:
+    """When a token created now with ``lifetime`` (``30d``, ``12h``...) expires; None
+    without a lifetime. Invalid for a malformed or absurd lifetime."""
+    from app.config import parse_duration
+
+    if not lifetime:
+        return None
+    try:
+        return utcnow() + dt.timedelta(seconds=parse_duration(lifetime))
+    except (ValueError, OverflowError) as exc:
+        raise Invalid(f"invalid lifetime {lifetime!r}: {exc}", field="expires_in") from None

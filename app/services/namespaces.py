@@ -255,3 +255,17 @@ def namespace_permissions(
         v.value for v in management.visibility_choices(namespace_facts(namespace))
     )
     return can
+
+
+def name_problems(registry: Registry, name: str) -> list[str]:
+    """Why ``name`` cannot name a new namespace in ``registry`` (empty: it can)."""
+    try:
+        name = names.check_namespace_name(name or "")
+    except Invalid as exc:
+        return [str(exc)]
+    taken = sa.select(Namespace.id).where(
+        Namespace.registry_id == registry.id, Namespace.name == name
+    )
+    if db.session.scalar(taken):
+        return [f"namespace {name!r} already exists in {registry.name}"]
+    return []

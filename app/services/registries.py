@@ -49,11 +49,9 @@ def get_registry(name: str) -> Registry:
 
 def _check_free(name: str, hostname: str, external: str | None) -> None:
     """Raise Conflict when the name or a hostname is already registered."""
-    if db.session.scalar(sa.select(Registry.id).where(Registry.name == name)):
-        raise Conflict(f"a registry named {name!r} exists already", field="name")
+    _check_name_free(name)
     for host in filter(None, (hostname, external)):
-        if find_by_service(host) is not None:
-            raise Conflict(f"hostname {host!r} is already registered", field="hostname")
+        _check_host_free(host)
 
 
 def add_registry(
@@ -68,8 +66,6 @@ def add_registry(
     """Register a registry, create its public global namespace (owned by a hidden team)
     and a personal namespace for every existing user. The caller commits."""
     name = (name or "").strip()
-    if not name or len(name) > 128:
-        raise Invalid("registry name must be 1 to 128 characters", field="name")
     hostname = check_hostname(hostname)
     external_hostname = (
         check_hostname(external_hostname, "external_hostname") if external_hostname else None
@@ -149,3 +145,112 @@ def get_registry_by_id(registry_id: int) -> Registry:
     if registry is None:
         raise NotFound(f"no registry with id {registry_id}", field="registry_id")
     return registry
+
+
+def _has_repositories(registry: Registry) -> bool:
+    """Whether any repository lives in ``registry``."""
+    from app.models import Repository
+
+    return bool(
+        db.session.scalar(
+            sa.select(Repository.id)
+            .join(Namespace, Namespace.id == Repository.namespace_id)
+            .where(Namespace.registry_id == registry.id)
+            .limit(1)
+        )
+    )
+
+
+def update_registry(
+    plugins,
+    registry: Registry,
+    *,
+    name: str | None = None,
+    hostname: str | None = None,
+    external_hostname: str | None = None,
+    use_ssl: bool | None = None,
+    actor: User | None = None,
+) -> Registry:
+    """Change a registry's name, hostnames or scheme (``None`` leaves a field alone; an
+    empty ``external_hostname`` clears it). The hostname is the token ``service`` and the
+    prefix of every stored image, so it is locked once repositories exist (as in Portus).
+    The caller commits."""
+    changes = {}
+    if name is not None and name.strip() != registry.name:
+        changes["name"] = name.strip()
+        _check_name_free(changes["name"])
+    if hostname is not None and hostname.strip() != registry.hostname:
+        changes["hostname"] = _free_host(check_hostname(hostname), registry)
+        if _has_repositories(registry):
+            raise Invalid(
+                "the hostname cannot change once the registry holds repositories",
+                field="hostname",
+            )
+    if external_hostname is not None and (external_hostname or None) != registry.external_hostname:
+        changes["external_hostname"] = (
+            _free_host(check_hostname(external_hostname, "external_hostname"), registry)
+            if external_hostname.strip()
+            else None
+        )
+    if use_ssl is not None and use_ssl != registry.use_ssl:
+        changes["use_ssl"] = use_ssl
+    for key, value in changes.items():
+        setattr(registry, key, value)
+    if changes:
+        db.session.flush()
+        activities.record(
+            plugins,
+            "registry.update",
+            actor,
+            "registry",
+            registry.id,
+            registry.name,
+            changed=sorted(changes),
+        )
+    return registry
+
+
+def _free_host(host: str, registry: Registry) -> str:
+    """``host`` unless another registry uses it as hostname or external hostname."""
+    other = find_by_service(host)
+    if other is not None and other.id != registry.id:
+        raise Conflict(f"hostname {host!r} is already registered", field="hostname")
+    return host
+
+
+def validation_errors(
+    name: str | None, hostname: str | None, external_hostname: str | None = None
+) -> dict[str, list[str]]:
+    """What would stop ``add_registry`` with these values, per field (empty: fine)."""
+    errors: dict[str, list[str]] = {}
+    checks = [
+        ("name", lambda: _check_name_free((name or "").strip())),
+        ("hostname", lambda: _check_host_free(check_hostname(hostname or ""))),
+    ]
+    if external_hostname:
+        checks.append(
+            (
+                "external_hostname",
+                lambda: _check_host_free(check_hostname(external_hostname, "external_hostname")),
+            )
+        )
+    for field, check in checks:
+        try:
+            check()
+        except (Invalid, Conflict) as exc:
+            errors.setdefault(field, []).append(str(exc))
+    return errors
+
+
+def _check_name_free(name: str) -> None:
+    """Invalid or Conflict when ``name`` cannot name a new registry."""
+    if not name or len(name) > 128:
+        raise Invalid("registry name must be 1 to 128 characters", field="name")
+    if db.session.scalar(sa.select(Registry.id).where(Registry.name == name)):
+        raise Conflict(f"a registry named {name!r} exists already", field="name")
+
+
+def _check_host_free(host: str) -> None:
+    """Conflict when ``host`` is already some registry's hostname."""
+    if find_by_service(host) is not None:
+        raise Conflict(f"hostname {host!r} is already registered", field="hostname")

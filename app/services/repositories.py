@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import Repository, Star, Tag, User
 from app.services import namespaces
 from app.services.access import full_name
-from app.services.errors import NotFound, ServiceError
+from app.services.errors import Invalid, NotFound, ServiceError
 
 
 @dataclass
@@ -136,3 +136,47 @@ def toggle_star(actor: User, repository: Repository, *, settings: AccessSettings
         return False
     db.session.add(Star(user_id=actor.id, repository_id=repository.id))
     return True
+
+
+DESCRIPTION_MAX = 10_000
+
+
+def change_description(
+    plugins, actor: User, repository: Repository, description: str | None, *, settings
+) -> Repository:
+    """Replace the repository's description (admins and owners of its namespace's team).
+
+    Records ``repository.change_description`` (nothing when unchanged).
+    """
+    require_on("repository.edit", actor, repository, "you may not edit this repository", settings)
+    text = (description or "").strip() or None
+    if text and len(text) > DESCRIPTION_MAX:
+        raise Invalid(
+            f"description must be at most {DESCRIPTION_MAX} characters", field="description"
+        )
+    if text != repository.description:
+        repository.description = text
+        namespaces.record_activity(
+            plugins,
+            "repository.change_description",
+            actor,
+            repository.namespace,
+            repository_name=repository_name(repository),
+        )
+        db.session.flush()
+    return repository
+
+
+def get_tag_by_id(tag_id: int) -> Tag:
+    """The tag with this id, or NotFound."""
+    tag = db.session.get(Tag, tag_id)
+    if tag is None:
+        raise NotFound(f"no tag with id {tag_id}")
+    return tag
+
+
+def tag_count(repository: Repository) -> int:
+    """How many tags the repository has."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Tag).where(Tag.repository_id == repository.id)
+    )

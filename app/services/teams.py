@@ -296,3 +296,19 @@ def owned_namespaces(team: Team) -> list[Namespace]:
 def may_create_team(user: User | None, *, settings: AccessSettings) -> bool:
     """Whether ``user`` may create teams (the Teams page shows the form only then)."""
     return allowed_actions(user, ("team.create",), settings=settings)["team.create"]
+
+
+def get_member(team: Team, member_id: int) -> TeamMember:
+    """The membership row ``member_id`` of ``team``, or NotFound."""
+    member = db.session.get(TeamMember, member_id)
+    if member is None or member.team_id != team.id:
+        raise NotFound(f"team {team.name!r} has no member with id {member_id}")
+    return member
+
+
+def get_team_by_name(name: str) -> Team:
+    """The team with exactly this name, or NotFound (callers check ``team.view``)."""
+    team = db.session.scalar(sa.select(Team).where(Team.name == name))
+    if team is None:
+        raise NotFound(f"no team named {name!r}", field="team")
+    return team
