@@ -19,8 +19,9 @@ class Question:
 
     ``role`` is the actor's role in the team that matters (the namespace's team for
     namespace rules, ``team`` for team rules); it is already None for anonymous actors.
-    ``target_user_id`` is the user a per-user action is about (token owner, comment author);
-    ``visibility`` is the requested new visibility for a visibility change.
+    ``target_user_id`` is the user a per-user action is about (token owner, comment author),
+    ``target_is_bot`` whether that user is a bot; ``visibility`` is the requested new
+    visibility for a visibility change.
     """
 
     actor: Actor
@@ -30,6 +31,7 @@ class Question:
     team: TeamFacts | None = None
     target_user_id: int | None = None
     visibility: Visibility | None = None
+    target_is_bot: bool = False
 
 
 Condition = Callable[[Question], bool]
@@ -87,6 +89,11 @@ def is_target_user(question: Question) -> bool:
     """The actor is the user the action is about (e.g. the owner of a token)."""
     target = question.target_user_id
     return target is not None and question.actor.user_id == target
+
+
+def target_is_bot(question: Question) -> bool:
+    """The user the action is about is a bot (an account only admins look after)."""
+    return question.target_user_id is not None and question.target_is_bot
 
 
 # --- the actor's role ------------------------------------------------------------------

@@ -150,9 +150,16 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "team.delete": Rule(c.all_of(VISIBLE_TEAM, MAY_DELETE)),
         # ``manage_team`` is not consulted, as in Portus (portus.md §2.2).
         "team.manage_members": Rule(c.all_of(VISIBLE_TEAM, c.any_of(c.admin, c.owner))),
-        # The token's owner or an admin, nobody else. Deliberate fix: Portus let any
-        # logged-in user list and mint tokens for any user, admins included (§1.10, §6).
-        "application_token.manage": Rule(SELF_OR_ADMIN),
+        # The token's owner, or an admin for a bot's tokens (portus.md §2.2). Deliberate
+        # fix: Portus let any logged-in user list and mint tokens for any user (§1.10, §6);
+        # an admin minting a person's token could act as that person unnoticed.
+        "application_token.manage": Rule(
+            c.all_of(
+                c.logged_in,
+                c.has_target_user,
+                c.any_of(c.is_target_user, c.all_of(c.admin, c.target_is_bot)),
+            )
+        ),
         # Accounts (portus.md §1.1): one's own profile, or an admin; a user may disable
         # themselves, only admins enable; nobody changes their own admin flag.
         "user.edit": Rule(SELF_OR_ADMIN),
@@ -182,12 +189,14 @@ def allowed(
     role: Role | None = None,
     settings: AccessSettings,
     target_user_id: int | None = None,
+    target_is_bot: bool = False,
     visibility: Visibility | None = None,
 ) -> bool:
     """Whether ``actor`` may perform the management ``action``.
 
-    ``target_user_id`` is the user the action is about (token owner, comment author);
-    ``visibility`` is the new visibility for ``namespace.change_visibility``.
+    ``target_user_id`` is the user the action is about (token owner, comment author) and
+    ``target_is_bot`` whether it is a bot; ``visibility`` is the new visibility for
+    ``namespace.change_visibility``.
     """
     rule = rule_for(action)
     if actor.read_only and not rule.reads:
@@ -200,6 +209,7 @@ def allowed(
         team=team,
         target_user_id=target_user_id,
         visibility=visibility,
+        target_is_bot=target_is_bot,
     )
     return rule.check(question)
 

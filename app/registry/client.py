@@ -672,7 +672,7 @@ def _ping_result(response: requests.Response) -> PingResult:
 def _retry_after(response: requests.Response) -> float | None:
     """A ``Retry-After`` given in seconds, or None."""
     value = response.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
+    return float(value) if value.isascii() and value.isdigit() else None
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -881,7 +881,7 @@ def _http_date(value: str | None) -> dt.datetime | None:
 def _content_length(response: requests.Response) -> int | None:
     """The ``Content-Length`` header as an int, or None."""
     value = response.headers.get("Content-Length", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def _sha256(data: bytes) -> str:

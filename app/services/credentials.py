@@ -50,7 +50,8 @@ def _touch(row, now: dt.datetime) -> None:
 
 
 def check_manage_rights(actor: User | None, owner: User) -> None:
-    """Only the owner or an admin manages a user's tokens (Portus let anyone; §1.10).
+    """Only the owner, or an admin for a bot, manages a user's tokens (Portus let anyone;
+    §1.10).
 
     ``actor`` None is the server's own CLI, which is trusted.
     """
@@ -60,9 +61,10 @@ def check_manage_rights(actor: User | None, owner: User) -> None:
     require(
         "application_token.manage",
         actor,
-        "only the owner or an administrator may manage these tokens",
+        "only the owner (or an administrator, for a bot) may manage these tokens",
         settings=AccessSettings(),
         target_user_id=owner.id,
+        target_is_bot=owner.bot,
     )
 
 

@@ -124,11 +124,14 @@ def test_owner_mints_and_revokes_own_token(world, api_as, client):
     assert fresh.get(f"{V1}/teams").status_code == 401
 
 
-def test_admin_manages_anyones_tokens(world, api_as):
+def test_admin_manages_bot_tokens_but_not_peoples(world, api_as, plugins):
     admin = api_as(world.users["admin"])
-    target = world.users["viewer"].id
-    response = admin.post(f"{V1}/users/{target}/application_tokens", json={"application": "x"})
+    bot = make_user(plugins, "robot", bot=True)
+    response = admin.post(f"{V1}/users/{bot.id}/application_tokens", json={"application": "x"})
     assert response.status_code == 201
+    person = world.users["viewer"].id
+    refused = admin.post(f"{V1}/users/{person}/application_tokens", json={"application": "x"})
+    assert refused.status_code == 403
 
 
 @pytest.mark.parametrize(

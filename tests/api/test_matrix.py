@@ -30,6 +30,8 @@ def row(method, path, expected, data=None):
 ADMIN_ONLY = "401 403 403 403 403 ok"
 MEMBERS = "401 403 ok ok ok ok"
 OWNERS = "401 403 403 403 ok ok"
+# A person's own tokens: not even an admin (admins look after bots' tokens only).
+SELF_ONLY = "401 403 403 403 ok 403"
 EVERYONE = "401 ok ok ok ok ok"
 PUBLIC = "ok ok ok ok ok ok"
 NEW_USER = {
@@ -43,9 +45,9 @@ MATRIX = [
     row("POST", "/users", ADMIN_ONLY, NEW_USER),
     row("PUT", "/users/{outsider_id}", ADMIN_ONLY, {"user": {"display_name": "Out"}}),
     row("DELETE", "/users/{outsider_id}", ADMIN_ONLY),
-    row("GET", "/users/{owner_id}/application_tokens", OWNERS),
-    row("POST", "/users/{owner_id}/application_tokens", OWNERS, {"application": "ci"}),
-    row("DELETE", "/users/application_tokens/{owner_token}", OWNERS),
+    row("GET", "/users/{owner_id}/application_tokens", SELF_ONLY),
+    row("POST", "/users/{owner_id}/application_tokens", SELF_ONLY, {"application": "ci"}),
+    row("DELETE", "/users/application_tokens/{owner_token}", SELF_ONLY),
     row("GET", "/teams", EVERYONE),
     row("GET", "/teams/{team}", MEMBERS),
     row("GET", "/teams/999999", "401 404 404 404 404 404"),

@@ -245,9 +245,10 @@ PER_USER = [
 
 # Per action, the expected answer for each PER_USER row whose third column it overrides:
 # "self or admin" actions take PER_USER as written; the others differ where noted.
-SELF_OR_ADMIN = ("application_token.manage", "comment.delete", "user.edit", "user.disable")
+SELF_OR_ADMIN = ("comment.delete", "user.edit", "user.disable")
 PER_USER_ACTIONS = {
     **{action: {} for action in SELF_OR_ADMIN},
+    "application_token.manage": {2: False},  # an admin, but the target is a person
     "user.enable": {0: False},  # only admins enable (a disabled user cannot act anyway)
     "user.toggle_admin": {0: False, 3: False},  # never one's own admin flag
 }
@@ -260,6 +261,28 @@ def test_per_user_actions(action, row):
     subject, target, expected = PER_USER[row]
     expected = PER_USER_ACTIONS[action].get(row, expected)
     result = allowed(action, subject, settings=AccessSettings(), target_user_id=target)
+    assert result is expected
+
+
+@pytest.mark.parametrize(
+    ("subject", "target", "bot", "expected"),
+    [
+        (ROOT, 7, True, True),  # an admin looks after a bot's tokens
+        (ROOT, 7, False, False),  # but never mints a token to act as a person
+        (ROOT, 1, False, True),  # their own
+        (BOB, 7, True, False),  # not admin: nobody else's bot
+        (Actor(1, "root", is_admin=True, read_only=True), 7, True, False),
+    ],
+)
+def test_application_tokens_of_bots_and_people(subject, target, bot, expected):
+    """``application_token.manage``: the owner, or an admin when the owner is a bot."""
+    result = allowed(
+        "application_token.manage",
+        subject,
+        settings=AccessSettings(),
+        target_user_id=target,
+        target_is_bot=bot,
+    )
     assert result is expected
 
 

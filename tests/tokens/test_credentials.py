@@ -86,8 +86,12 @@ def test_only_owner_or_admin_manage_tokens(app, world, plugins):
         credentials.create_application_token(plugins, users["admin"], "x", actor=users["viewer"])
     with pytest.raises(Forbidden):
         credentials.list_application_tokens(users["owner"], actor=users["viewer"])
+    with pytest.raises(Forbidden):  # an admin does not mint a person's token
+        credentials.create_application_token(plugins, users["viewer"], "x", actor=users["admin"])
+    bot = make_user(plugins, "robot", bot=True)
+    credentials.create_application_token(plugins, bot, "x", actor=users["admin"])  # bots: yes
     row, _ = credentials.create_application_token(
-        plugins, users["viewer"], "x", actor=users["admin"]
+        plugins, users["viewer"], "x", actor=users["viewer"]
     )
     with pytest.raises(Forbidden):
         credentials.revoke_application_token(plugins, row, actor=users["outsider"])

@@ -40,7 +40,7 @@ MATRIX = [
     row("GET", "/teams/{team}", "login 404 ok ok ok ok"),
     row("GET", "/teams/{team}/typeahead?q=o", "login 404 403 403 ok ok"),
     row("GET", "/profile", "login ok ok ok ok ok"),
-    row("GET", "/users/{owner_id}/tokens", "login 403 403 403 ok ok"),
+    row("GET", "/users/{owner_id}/tokens", "login 403 403 403 ok 403"),
     row("GET", "/admin/", "login 403 403 403 403 ok"),
     row("GET", "/admin/users", "login 403 403 403 403 ok"),
     row("GET", "/admin/registries", "login 403 403 403 403 ok"),
@@ -92,7 +92,7 @@ MATRIX = [
     row(
         "POST",
         "/users/{owner_id}/tokens",
-        "login 403 403 403 ok ok",
+        "login 403 403 403 ok 403",
         {"application": "ci"},
     ),
     row(

@@ -70,7 +70,7 @@ def index():
 # --- users --------------------------------------------------------------------------------
 
 
-USER_ACTIONS = ("user.toggle_admin", "user.disable", "user.enable")
+USER_ACTIONS = ("user.toggle_admin", "user.disable", "user.enable", "application_token.manage")
 
 
 def _users_page(errors=None, form=None, status=200):
@@ -80,7 +80,11 @@ def _users_page(errors=None, form=None, status=200):
     settings = access_settings()
     can = {
         user.id: allowed_actions(
-            current_user, USER_ACTIONS, settings=settings, target_user_id=user.id
+            current_user,
+            USER_ACTIONS,
+            settings=settings,
+            target_user_id=user.id,
+            target_is_bot=user.bot,
         )
         for user in page.items
     }

@@ -242,7 +242,7 @@ def identifier(data: Mapping[str, Any], field: str, *, required: bool = False) -
         if required:
             raise _bad(field, "is missing")
         return None
-    if isinstance(value, bool) or not str(value).isdigit() or not 0 < int(value) < 2**31:
+    if isinstance(value, bool) or not _digits(str(value)) or not 0 < int(value) < 2**31:
         raise _bad(field, "must be a positive integer id")
     return int(value)
 
@@ -267,12 +267,18 @@ def no_content():
 # --- pagination and sorting -----------------------------------------------------------
 
 
+def _digits(value: str) -> bool:
+    """ASCII digits only, at most 10 of them: ``"²".isdigit()`` is True but ``int("²")``
+    fails, and a thousand digits would be parsed before any range check."""
+    return value.isascii() and value.isdigit() and len(value) <= 10
+
+
 def _query_int(name: str, default: int, maximum: int) -> int:
     """A positive integer query parameter up to ``maximum``; 400 otherwise."""
     value = request.args.get(name)
     if value is None or value == "":
         return default
-    if not value.isdigit() or not 0 < int(value) <= maximum:
+    if not _digits(value) or not 0 < int(value) <= maximum:
         raise _bad(name, f"must be an integer from 1 to {maximum}")
     return int(value)
 

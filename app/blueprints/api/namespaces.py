@@ -55,7 +55,7 @@ def _team(data) -> Team | None:
     if reference is None:
         team_id = identifier(data, "team_id")
         return teams.get_team(team_id) if team_id else None
-    if reference.isdigit() and len(reference) < 10:
+    if reference.isascii() and reference.isdigit() and len(reference) < 10:
         return teams.get_team(int(reference))
     return teams.get_team_by_name(reference)
 
