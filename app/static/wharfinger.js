@@ -17,5 +17,5 @@ document.addEventListener("input", async (event) => {
                                { headers: { "Accept": "application/json" } });
   if (!response.ok) return;
   const list = document.getElementById(input.getAttribute("list"));
-  list.replaceChildren(...(await response.json()).map((name) => new Option(name)));
+  list.replaceChildren(...(await response.json()).map((name) => new Option(name, name)));
 });

@@ -116,6 +116,8 @@ def test_seed_walkthrough_in_a_browser(stack, browser, images, tmp_path):
     assert page.get_by_role("heading", name=re.compile("Namespace microbox")).is_visible()
     page.get_by_role("link", name="microbox-team", exact=True).click()
     page.get_by_text("Add members").click()
+    page.get_by_label("Username", exact=True).fill("gg")  # the typeahead suggests gggg
+    page.wait_for_selector("#user-suggestions option[value='gggg']", state="attached")
     page.get_by_label("Username", exact=True).fill("gggg")
     page.get_by_label("Role", exact=True).select_option("contributor")
     page.get_by_role("button", name="Add", exact=True).click()
