@@ -16,6 +16,10 @@ from app.extensions import db
 from app.services import credentials
 from app.services.teams import membership
 
+# The matrix asks the engine through the same SQL as every other test; it runs on SQLite
+# only (make test-mariadb/-postgres skip it: it was 60 % of their time).
+pytestmark = pytest.mark.matrix
+
 ROLES = ("anonymous", "outsider", "viewer", "contributor", "owner", "admin")
 V1 = "/api/v1"
 
