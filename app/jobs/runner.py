@@ -27,6 +27,11 @@ def run_in_context(app, func: Callable, args: tuple, kwargs: dict) -> None:
             db.session.remove()
 
 
+# Coalesced jobs (``enqueue_once``): the Redis key marking one as queued, and its lifetime.
+PENDING_KEY = "wharfinger:queued:"
+COALESCE_SECONDS = 60
+
+
 class InProcessRunner:
     """Runs jobs one after another on a daemon thread, started on first use."""
 
@@ -35,11 +40,26 @@ class InProcessRunner:
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._pending: set[str] = set()
 
     def enqueue(self, func: Callable, *args, **kwargs) -> None:
         """Queue ``func(*args, **kwargs)``; returns at once."""
         self._ensure_thread()
         self._queue.put((func, args, kwargs))
+
+    def enqueue_once(self, name: str, func: Callable) -> None:
+        """Queue ``func()`` unless a job of this ``name`` is queued and not started yet
+        (the job calls ``started(name)`` first thing)."""
+        with self._start_lock:
+            if name in self._pending:
+                return
+            self._pending.add(name)
+        self.enqueue(func)
+
+    def started(self, name: str) -> None:
+        """A coalesced job began: the next ``enqueue_once`` queues a new one."""
+        with self._start_lock:
+            self._pending.discard(name)
 
     def _ensure_thread(self) -> None:
         """Start the worker thread once per process (after a fork too)."""
@@ -83,6 +103,17 @@ class RQRunner:
     def enqueue(self, func: Callable, *args, **kwargs) -> None:
         """Queue ``func(*args, **kwargs)`` in Redis."""
         self.queue.enqueue(func, args=args, kwargs=kwargs, job_timeout=JOB_TIMEOUT_SECONDS)
+
+    def enqueue_once(self, name: str, func: Callable) -> None:
+        """Queue ``func()`` unless a job of this ``name`` is queued and not started yet:
+        one SET NX instead of RQ's several commands per call. The mark expires after
+        ``COALESCE_SECONDS`` so a lost job cannot block later ones for long."""
+        if self.connection.set(PENDING_KEY + name, "1", nx=True, ex=COALESCE_SECONDS):
+            self.enqueue(func)
+
+    def started(self, name: str) -> None:
+        """A coalesced job began: the next ``enqueue_once`` queues a new one."""
+        self.connection.delete(PENDING_KEY + name)
 
     def depth(self) -> int:
         """Jobs waiting in the Redis queue (every instance's)."""

@@ -85,6 +85,29 @@ def apply_events(row_ids: list[int]) -> int:
     return len(applied)
 
 
+APPLY_PENDING = "apply-events"
+
+
+@job
+def apply_pending_events() -> int:
+    """Apply every fresh event, until none is left (what the webhook queues, at most one
+    queued at a time however many notifications arrive: see ``enqueue_once``).
+
+    The queued mark is cleared before the first read, so an event stored after that read
+    queues the next job, and one stored before it is read here. Each event is still
+    claimed (fresh → processing) before it is applied, so two such jobs on two workers
+    never apply one event twice.
+    """
+    current_app.extensions["wharfinger.jobs"].started(APPLY_PENDING)
+    total = 0
+    while ids := events.pending_ids():
+        applied = apply_events(ids)
+        if not applied:  # all claimed elsewhere or given back: the sweep retries those
+            break
+        total += applied
+    return total
+
+
 @job
 def sweep_events() -> int:
     """Apply events left fresh (a crash, a lost job) or stuck mid-processing, and drop

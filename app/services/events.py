@@ -59,11 +59,13 @@ def store(notifications, registry_host: str | None = None) -> list[int]:
     rows = [_row(n, registry_host) for n in wanted]
     try:
         db.session.add_all(rows)
+        db.session.flush()
+        ids = [row.id for row in rows]  # before the commit expires them (a SELECT each)
         db.session.commit()
     except IntegrityError:  # a redelivery, or a concurrent delivery of the same id
         db.session.rollback()
         return _store_one_by_one(wanted, registry_host)
-    return [row.id for row in rows]
+    return ids
 
 
 def _store_one_by_one(notifications, registry_host: str | None) -> list[int]:
@@ -73,8 +75,10 @@ def _store_one_by_one(notifications, registry_host: str | None) -> list[int]:
         row = _row(notification, registry_host)
         try:
             db.session.add(row)
+            db.session.flush()
+            row_id = row.id
             db.session.commit()
-            ids.append(row.id)
+            ids.append(row_id)
         except IntegrityError:
             db.session.rollback()
     return ids

@@ -124,14 +124,18 @@ def default_listen_address(registry: Registry) -> str:
     return ":443" if registry.use_ssl else ":80"
 
 
-def notifying_registry(name: str | None) -> Registry | None:
-    """The registry a notification came from: named in the endpoint URL
+def notifying_host(name: str | None) -> str | None:
+    """The hostname of the registry a notification came from: named in the endpoint URL
     (``?registry=NAME``, which ``wharfinger registry config`` writes), or the only one.
-    None when several exist and none is named: the event's Host header decides then."""
+    None when several exist and none is named: the event's Host header decides then.
+    Reads one column, not the row: this runs for every notification."""
     if name:
-        return get_registry(name)
-    rows = list(db.session.scalars(sa.select(Registry).limit(2)))
-    return rows[0] if len(rows) == 1 else None
+        host = db.session.scalar(sa.select(Registry.hostname).where(Registry.name == name))
+        if host is None:
+            raise NotFound(f"no registry named {name!r}", field="name")
+        return host
+    hosts = list(db.session.scalars(sa.select(Registry.hostname).limit(2)))
+    return hosts[0] if len(hosts) == 1 else None
 
 
 def all_registries() -> list[Registry]:

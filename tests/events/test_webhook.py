@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db
+from app.jobs import tasks
 from app.models import RegistryEvent
 from app.models.enums import EventStatus
 from tests.events.conftest import envelope, event, post_events
@@ -25,7 +26,7 @@ def test_secret_is_required(client, seed):
 def test_stores_and_deduplicates(client, seed, monkeypatch):
     enqueued = []
     runner = client.application.extensions["wharfinger.jobs"]
-    monkeypatch.setattr(runner, "enqueue", lambda func, *args: enqueued.append(args))
+    monkeypatch.setattr(runner, "enqueue_once", lambda name, func: enqueued.append(name))
     push = event(event_id="fc53d836-0f68-44fd-9bb7-a72571e773ba")
     first = post_events(client, envelope(push))
     assert first.status_code == 202 and first.get_json() == {"accepted": 1, "stored": 1}
@@ -45,7 +46,7 @@ def test_stores_and_deduplicates(client, seed, monkeypatch):
         row.status == EventStatus.FRESH
         and row.payload["target"]["digest"] == push["target"]["digest"]
     )
-    assert enqueued == [([row.id],)]
+    assert enqueued == [tasks.APPLY_PENDING]  # the redelivery stored nothing, queued nothing
 
 
 def test_unused_events_are_accepted_and_not_stored(client, seed):

@@ -130,12 +130,12 @@ def finished(rq: RQRunner) -> dict[str, list[Job]]:
 
 
 def test_a_webhook_event_is_applied_by_the_rq_worker(app, client, rq, microbox, offline_manifests):
-    """The endpoint stores the event and enqueues ``apply_events`` in Redis; nothing is
-    applied until the worker runs the job, in the app's context, exactly once."""
+    """The endpoint stores the event and enqueues ``apply_pending_events`` in Redis;
+    nothing is applied until the worker runs the job, in the app's context, exactly once."""
     response = post_events(client, envelope(event()))
     assert response.status_code == 202
     [job] = rq.queue.get_jobs()
-    assert job.func_name == "app.jobs.tasks.apply_events"
+    assert job.func_name == "app.jobs.tasks.apply_pending_events"
     assert db.session.scalar(sa.select(RegistryEvent.status)) == EventStatus.FRESH
     run_worker(app, burst=True)
     job = Job.fetch(job.id, connection=rq.connection)
@@ -144,6 +144,25 @@ def test_a_webhook_event_is_applied_by_the_rq_worker(app, client, rq, microbox, 
     assert db.session.scalar(sa.select(RegistryEvent.status)) == EventStatus.DONE
     assert db.session.scalar(sa.select(Tag.name)) == "2.1.1"
     assert rq.queue.count == 0
+
+
+def test_a_burst_of_notifications_queues_one_job_until_it_starts(
+    app, client, rq, microbox, offline_manifests
+):
+    """Many notifications while no job has started queue one job (one SET NX each, not
+    RQ's enqueue); it applies them all; a notification after it started queues the next."""
+    for tag in ("1", "2", "3"):
+        assert post_events(client, envelope(event(tag=tag))).status_code == 202
+    assert len(rq.queue.get_jobs()) == 1
+    run_worker(app, burst=True)
+    db.session.rollback()
+    assert set(db.session.scalars(sa.select(Tag.name))) == {"1", "2", "3"}
+    assert post_events(client, envelope(event(tag="4"))).status_code == 202
+    assert len(rq.queue.get_jobs()) == 1  # the mark was cleared when the job began
+    run_worker(app, burst=True)
+    db.session.rollback()
+    statuses = set(db.session.scalars(sa.select(RegistryEvent.status)))
+    assert statuses == {EventStatus.DONE}
 
 
 def test_wharfinger_worker_burst_runs_the_queue(app, rq, runner, microbox, offline_manifests):

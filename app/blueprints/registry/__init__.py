@@ -224,8 +224,8 @@ def webhook_events():
     except notification_protocol.EnvelopeError as exc:
         return _message(400, str(exc))
     try:
-        sender = registries.notifying_registry(request.args.get("registry"))
-        stored = event_service.store(notifications, sender.hostname if sender else None)
+        sender_host = registries.notifying_host(request.args.get("registry"))
+        stored = event_service.store(notifications, sender_host)
     except ServiceError as exc:
         return _message(400, str(exc))
     except DBAPIError:
@@ -234,5 +234,7 @@ def webhook_events():
         return _message(503, "cannot store the events right now; retry")
     current_app.extensions["wharfinger.metrics"].events_received(len(notifications))
     if stored:
-        current_app.extensions["wharfinger.jobs"].enqueue(tasks.apply_events, stored)
+        current_app.extensions["wharfinger.jobs"].enqueue_once(
+            tasks.APPLY_PENDING, tasks.apply_pending_events
+        )
     return jsonify(accepted=len(notifications), stored=len(stored)), 202
