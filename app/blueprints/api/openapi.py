@@ -25,14 +25,18 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
     return {"type": "object", "properties": properties, "required": list(required)}
 
 
+FIELD_MESSAGES = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": _object(
         {
-            "message": {"type": "string"},
-            "errors": {
-                "type": "object",
-                "additionalProperties": {"type": "array", "items": {"type": "string"}},
-            },
+            # A string, except in a 422, where it holds the messages per field (Portus).
+            "message": {"oneOf": [{"type": "string"}, FIELD_MESSAGES]},
+            "errors": FIELD_MESSAGES,
+            "error": {"type": "string"},
         },
         ("message",),
     ),
@@ -322,7 +326,7 @@ def _responses(operation: Operation) -> dict[str, Any]:
         success["content"] = {operation.media_type: {"schema": _schema(operation.response)}}
     if operation.paginated:
         success["headers"] = {name: {"schema": {"type": "string"}} for name in PAGINATION_HEADERS}
-    codes = {"400": error, "401": error, "403": error, "404": error}
+    codes = dict.fromkeys(("400", "401", "403", "404", "405", "422"), error)
     return {str(operation.status): success, **codes}
 
 
