@@ -288,7 +288,7 @@ def test_portusctl_session(app, client, reachable_registry):
     listed = [
         (("users",), USER, False),
         (("users", user["id"]), USER, True),
-        (("users", "1", "application_tokens"), APPLICATION_TOKEN, False),
+        (("users", boot.get_json()["user_id"], "application_tokens"), APPLICATION_TOKEN, False),
         (("teams",), TEAM, False),
         (("teams", team["id"]), TEAM, True),
         (("teams", team["id"], "namespaces"), NAMESPACE, False),
