@@ -454,6 +454,10 @@ def _api_call(ctx, method: str, path: str, *, params=None, body=None):
             message = response.json().get("message", response.reason)
         except ValueError:
             message = response.reason
+        if isinstance(message, dict):  # a 422: messages per field, as Portus sent them
+            message = "; ".join(
+                f"{field}: {', '.join(map(str, texts))}" for field, texts in message.items()
+            )
         raise ApiCallFailed(f"HTTP {response.status_code}: {message}")
     return None if response.status_code == 204 else response.json()
 

@@ -267,5 +267,5 @@ def name_problems(registry: Registry, name: str) -> list[str]:
         Namespace.registry_id == registry.id, Namespace.name == name
     )
     if db.session.scalar(taken):
-        return [f"namespace {name!r} already exists in {registry.name}"]
+        return ["has already been taken"]  # Rails's wording, as Portus's validate answered
     return []

@@ -58,6 +58,17 @@ def test_users_crud_as_admin(world, plugins, live):
     assert carol["username"] == "carol"
     updated = run(live.url, token, "update", "users", str(carol["id"]), "display_name=Carol")
     assert updated.exit_code == 0 and "carol" in updated.output
+    duplicate = run(
+        live.url,
+        token,
+        "create",
+        "users",
+        "username=carol",
+        "email=carol2@example.com",
+        "password=long pw 123",
+    )
+    assert duplicate.exit_code == 1
+    assert "HTTP 422: username: has already been taken" in duplicate.output
     deleted = run(live.url, token, "delete", "users", str(carol["id"]))
     assert deleted.exit_code == 0 and "deleted users" in deleted.output
     gone = run(live.url, token, "get", "users", str(carol["id"]))

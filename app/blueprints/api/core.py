@@ -120,10 +120,18 @@ def _header_user(found: tuple[User, bool]) -> tuple[User]:
 def check_caller():
     """Authenticate every request; anonymous callers only reach ``public`` views, and
     browser-session callers need the CSRF token on unsafe methods."""
-    user, method = authenticate()
-    g.api_user, g.api_auth = user, method
     view = current_app.view_functions.get(request.endpoint or "")
-    if user is None and not getattr(view, "api_public", False):
+    is_public = getattr(view, "api_public", False)
+    try:
+        user, method = authenticate()
+    except ApiError:
+        if not is_public:
+            raise
+        # portusctl sends ``PORTUS-AUTH: :`` on bootstrap (no user yet) and a stale
+        # token on health: a public view answers them as it answers anyone.
+        user, method = None, "anonymous"
+    g.api_user, g.api_auth = user, method
+    if user is None and not is_public:
         raise _refuse("authentication required: send Portus-Auth: username:application-token")
     if method == "session" and request.method not in SAFE_METHODS:
         csrf.protect()
@@ -139,6 +147,11 @@ def cors_and_cache(response):
 # --- errors ---------------------------------------------------------------------------
 
 
+# Rails's wording for a duplicate, which Portus answered and portusctl prints as
+# ``- Name: has already been taken``.
+TAKEN = "has already been taken"
+
+
 def error_body(message: str, errors: Mapping[str, list[str]] | None = None) -> dict:
     """Portus's error body: ``{"message": ...}``, plus ``errors`` per field when known."""
     body: dict[str, Any] = {"message": message}
@@ -147,10 +160,23 @@ def error_body(message: str, errors: Mapping[str, list[str]] | None = None) -> d
     return body
 
 
+def unprocessable(field: str, message: str):
+    """Portus's 422 (``unprocessable_entity!(model.errors)``): ``message`` is the object
+    of messages per field, which portusctl decodes as ``map[string][]string`` and prints
+    as ``- Field: message`` (portusctl ``http.go`` ``handleCode``); ``errors`` repeats it
+    in this API's usual place."""
+    db.session.rollback()
+    errors = {field: [message]}
+    return jsonify({"message": errors, "errors": errors}), 422
+
+
 @bp.errorhandler(ApiError)
 def api_error(error: ApiError):
     """A view's own refusal."""
     db.session.rollback()
+    if error.status == 422 and len(error.errors) == 1:
+        [(field, [message, *_])] = error.errors.items()
+        return unprocessable(field, message)
     response = jsonify(error_body(error.message, error.errors))
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Portus-Auth realm="wharfinger"'
@@ -162,11 +188,17 @@ SERVICE_STATUS = ((Forbidden, 403), (NotFound, 404), (RegistryRefused, 502))
 
 @bp.errorhandler(ServiceError)
 def service_error(error: ServiceError):
-    """A service refusal: 403, 404, 502 (the registry refused), or 400 with the field."""
+    """A service refusal: 403, 404, 502 (the registry refused), 422 for a duplicate (as
+    Portus), or 400 with the field."""
     db.session.rollback()
+    if isinstance(error, Conflict) and error.field:
+        return unprocessable(error.field, TAKEN)
     status = next((code for kind, code in SERVICE_STATUS if isinstance(error, kind)), 400)
     errors = {error.field: [str(error)]} if status == 400 and error.field else None
-    return jsonify(error_body(str(error), errors)), status
+    answer = error_body(str(error), errors)
+    if status >= 500:
+        answer["error"] = str(error)  # what portusctl prints for a 5xx (``http.go``)
+    return jsonify(answer), status
 
 
 @bp.errorhandler(HTTPException)

@@ -15,9 +15,18 @@ from typing import Any
 
 from flask import Flask
 
+from app.services import names
+from app.services.accounts import PASSWORD_MAX, PASSWORD_MIN
+
 NULLABLE_STRING = {"type": ["string", "null"]}
 TIME = {"type": ["string", "null"], "format": "date-time"}
 ID = {"type": "integer"}
+
+
+def _text(pattern: re.Pattern, maximum: int) -> dict[str, Any]:
+    """A string the services accept: their own pattern and length (anchored, so the
+    document's ECMA regex means what the service's ``fullmatch`` means)."""
+    return {"type": "string", "pattern": pattern.pattern, "minLength": 1, "maxLength": maximum}
 
 
 def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -25,14 +34,18 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
     return {"type": "object", "properties": properties, "required": list(required)}
 
 
+FIELD_MESSAGES = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": _object(
         {
-            "message": {"type": "string"},
-            "errors": {
-                "type": "object",
-                "additionalProperties": {"type": "array", "items": {"type": "string"}},
-            },
+            # A string, except in a 422, where it holds the messages per field (Portus).
+            "message": {"oneOf": [{"type": "string"}, FIELD_MESSAGES]},
+            "errors": FIELD_MESSAGES,
+            "error": {"type": "string"},
         },
         ("message",),
     ),
@@ -52,9 +65,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "UserInput": _object(
         {
-            "username": {"type": "string"},
-            "email": {"type": "string"},
-            "password": {"type": "string"},
+            "username": _text(names.USERNAME_PATTERN, names.USERNAME_MAX),
+            "email": _text(names.EMAIL_PATTERN, 255),
+            "password": {"type": "string", "minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX},
             "display_name": {"type": "string"},
             "bot": {"type": "boolean"},
             "admin": {"type": "boolean"},
@@ -92,7 +105,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "TeamInput": _object(
         {
-            "name": {"type": "string"},
+            "name": _text(names.TEAM_PATTERN, names.TEAM_MAX),
             "description": {"type": "string"},
             "owner_id": {"type": "integer"},
         }
@@ -122,7 +135,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "NamespaceInput": _object(
         {
-            "name": {"type": "string"},
+            "name": _text(names.NAMESPACE_PATTERN, names.NAMESPACE_MAX),
             "team": {"type": "string", "description": "team name or id"},
             "description": {"type": "string"},
             "visibility": {"enum": ["private", "protected", "public"]},
@@ -212,6 +225,7 @@ class Operation:
     paginated: bool = False
     status: int = 200
     media_type: str = "application/json"
+    errors: tuple[int, ...] = ()  # answers beyond the common ones (502, 503)
 
 
 PAGED = ("page", "per_page", "all", "sort_attr", "sort_order")
@@ -246,19 +260,19 @@ OPERATIONS: dict[str, Operation] = {
     "api.create_namespace": Operation("namespaces", "Namespace", "NamespaceInput", status=201),
     "api.update_namespace": Operation("namespaces", "Namespace", "NamespaceInput"),
     "api.change_visibility": Operation("namespaces", "Namespace", "NamespaceInput"),
-    "api.delete_namespace": Operation("namespaces", status=204),
+    "api.delete_namespace": Operation("namespaces", status=204, errors=(502,)),
     "api.list_repositories": Operation(
         "repositories", "Repository[]", query=PAGED[:3], paginated=True
     ),
     "api.get_repository": Operation("repositories", "Repository"),
     "api.update_repository": Operation("repositories", "Repository", "RepositoryInput"),
-    "api.delete_repository": Operation("repositories", status=204),
+    "api.delete_repository": Operation("repositories", status=204, errors=(502,)),
     "api.repository_tags": Operation("repositories", "Tag[]", query=PAGED[:3], paginated=True),
     "api.grouped_tags": Operation("repositories", "Tag[][]"),
     "api.repository_tag": Operation("repositories", "Tag"),
     "api.list_tags": Operation("tags", "Tag[]", query=PAGED[:3], paginated=True),
     "api.get_tag": Operation("tags", "Tag"),
-    "api.delete_tag": Operation("tags", status=204),
+    "api.delete_tag": Operation("tags", status=204, errors=(502,)),
     "api.list_registries": Operation("registries", "Registry[]"),
     "api.get_registry": Operation("registries", "Registry"),
     "api.validate_registry": Operation(
@@ -269,7 +283,7 @@ OPERATIONS: dict[str, Operation] = {
     "api.create_registry": Operation("registries", "Registry", "RegistryInput", status=201),
     "api.update_registry": Operation("registries", "Registry", "RegistryInput"),
     "api.ping": Operation("health", "Object"),
-    "api.health_check": Operation("health", "Health"),
+    "api.health_check": Operation("health", "Health", errors=(503,)),
     "api.version": Operation("health", "Version"),
     "api.openapi_document": Operation("documentation", "Object"),
     "api.openapi_page": Operation("documentation", "Object", media_type="text/html"),
@@ -322,7 +336,10 @@ def _responses(operation: Operation) -> dict[str, Any]:
         success["content"] = {operation.media_type: {"schema": _schema(operation.response)}}
     if operation.paginated:
         success["headers"] = {name: {"schema": {"type": "string"}} for name in PAGINATION_HEADERS}
-    codes = {"400": error, "401": error, "403": error, "404": error}
+    codes = dict.fromkeys(("400", "401", "403", "404", "405", "422"), error)
+    codes.update({str(code): error for code in operation.errors})
+    if 503 in operation.errors:  # the health body, with the failing check
+        codes["503"] = success | {"description": "a check failed"}
     return {str(operation.status): success, **codes}
 
 

@@ -26,6 +26,8 @@ TITLES = {
 def _answer(status: int, message: str):
     """The error as JSON under /v2/ and /api/, as a page everywhere else."""
     if request.path.startswith(MACHINE_PREFIXES):
+        if status >= 500 and request.path.startswith("/api/"):
+            return jsonify(message=message, error=message), status  # portusctl reads "error"
         return jsonify(message=message), status
     title = TITLES.get(status, "Error")
     return render_template("errors/error.html", status=status, title=title, message=message), status
