@@ -29,12 +29,12 @@ test-sqlite: install
 test-mariadb: install
 	@if [ -n "$(MARIADB_TEST_URL)" ]; then \
 	  echo "== database tests on MariaDB"; \
-	  WHARFINGER_TEST_DATABASE_URL='$(MARIADB_TEST_URL)' $(BIN)/pytest -m 'db and not e2e and not matrix' $(PYTEST_ARGS); fi
+	  WHARFINGER_TEST_DATABASE_URL='$(MARIADB_TEST_URL)' $(BIN)/pytest -m 'db and not e2e and not matrix and not fuzz' $(PYTEST_ARGS); fi
 
 test-postgres: install
 	@if [ -n "$(POSTGRES_TEST_URL)" ]; then \
 	  echo "== database tests on PostgreSQL"; \
-	  WHARFINGER_TEST_DATABASE_URL='$(POSTGRES_TEST_URL)' $(BIN)/pytest -m 'db and not e2e and not matrix' $(PYTEST_ARGS); fi
+	  WHARFINGER_TEST_DATABASE_URL='$(POSTGRES_TEST_URL)' $(BIN)/pytest -m 'db and not e2e and not matrix and not fuzz' $(PYTEST_ARGS); fi
 
 lint: install
 	$(BIN)/ruff check .
