@@ -22,6 +22,7 @@ from app.extensions import db
 from app.models import Registry, User
 from app.models.enums import NamespaceKind
 from app.registry.client import RegistryClient
+from app.services import accounts
 from app.services.access import allowed_actions, full_name
 from app.services.deletion import RegistryRefused
 from app.services.errors import Forbidden, Invalid, NotFound, ServiceError
@@ -104,6 +105,24 @@ def commit_deletion(remove: Callable[[], Any]) -> Any:
         raise
     db.session.commit()
     return result
+
+
+def save_profile_form(user: User) -> dict[str, str]:
+    """Save the profile form (e-mail address, display name) for ``user`` as the signed-in
+    user; returns the form errors, empty when it was saved and committed."""
+    try:
+        accounts.update_profile(
+            plugins(),
+            user,
+            email=request.form.get("email", ""),
+            display_name=request.form.get("display_name"),
+            actor=current_user,
+        )
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        return form_errors(error)
+    return {}
 
 
 def done(message: str) -> None:

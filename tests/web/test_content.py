@@ -142,3 +142,13 @@ def test_the_last_admin_cannot_be_disabled_nor_demote_themselves(world, browser_
     assert demoted.status_code == 403
     db.session.rollback()
     assert db.session.get(type(admin), admin.id).admin is True
+
+
+def test_profile_saves_and_shows_field_errors(world, browser_for):
+    viewer = browser_for(world.users["viewer"])
+    saved = viewer.post("/profile", {"email": "new@example.com", "display_name": "Vi Ewer"})
+    assert saved.status_code == 302
+    assert "Vi Ewer" in text(viewer.get("/profile"))
+    taken = viewer.post("/profile", {"email": "owner@example.com", "display_name": ""})
+    assert taken.status_code == 400 and "already in use" in text(taken)
+    assert 'aria-invalid="true"' in text(taken)

@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
-from app.blueprints.web import done, form_errors, parse_id, plugins
+from app.blueprints.web import done, form_errors, parse_id, plugins, save_profile_form
 from app.extensions import db
 from app.models import ApplicationToken, User, utcnow
 from app.services import accounts, credentials
@@ -36,18 +36,9 @@ def profile():
 @bp.post("/profile")
 def update_profile():
     """Save e-mail address and display name."""
-    try:
-        accounts.update_profile(
-            plugins(),
-            current_user,
-            email=request.form.get("email", ""),
-            display_name=request.form.get("display_name"),
-            actor=current_user,
-        )
-        db.session.commit()
-    except ServiceError as error:
-        db.session.rollback()
-        return _profile(form_errors(error), 400)
+    errors = save_profile_form(current_user)
+    if errors:
+        return _profile(errors, 400)
     done("Profile saved.")
     return redirect(url_for("account.profile"))
 

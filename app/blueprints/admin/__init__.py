@@ -23,6 +23,7 @@ from app.blueprints.web import (
     may_administer,
     paginate,
     plugins,
+    save_profile_form,
 )
 from app.extensions import db
 from app.jobs import tasks
@@ -141,20 +142,10 @@ def edit_user(user_id: int):
     """Change a user's e-mail address and display name."""
     user, errors = accounts.get_user_by_id(user_id), {}
     if request.method == "POST":
-        try:
-            accounts.update_profile(
-                plugins(),
-                user,
-                email=request.form.get("email", ""),
-                display_name=request.form.get("display_name"),
-                actor=current_user,
-            )
-            db.session.commit()
+        errors = save_profile_form(user)
+        if not errors:
             done(f"{user.username} saved.")
             return redirect(url_for("admin.users"))
-        except ServiceError as error:
-            db.session.rollback()
-            errors = form_errors(error)
     return render_template(
         "admin/user_edit.html", user=user, errors=errors, form=request.form
     ), 400 if errors else 200
