@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from app.services.authentication import (
     LockoutPolicy,
     authenticate,
 )
+from app.services.memo import ExpiringMemo
 from app.services.system import SYSTEM_SUBJECT, SYSTEM_TOKEN_TTL
 
 SERVICE_CACHE_SECONDS = 5.0
@@ -152,7 +152,7 @@ class TokenIssuer:
         self._key_paths = (config["SIGNING_KEY"], config["SIGNING_CERT"])
         self._algorithm = config["SIGNING_ALGORITHM"]
         self._signer: jwt.TokenSigner | None = None
-        self._services: dict[str, tuple[int, float]] = {}
+        self._services = ExpiringMemo(SERVICE_CACHE_SECONDS)
         self._signer_lock = threading.Lock()
 
     @property
@@ -234,15 +234,14 @@ class TokenIssuer:
     def _registry_id(self, service: str | None) -> int:
         """The id of the registry this token is for (remembered for a few seconds: every
         docker request asks, and registries are almost never changed)."""
-        now = time.monotonic()
-        cached = self._services.get(service)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        registry = registries.find_by_service(service) if service else None
-        if registry is None:
-            raise TokenError(unknown_service_message(service))
-        self._services[service] = (registry.id, now + SERVICE_CACHE_SECONDS)
-        return registry.id
+
+        def load() -> int:
+            registry = registries.find_by_service(service) if service else None
+            if registry is None:
+                raise TokenError(unknown_service_message(service))
+            return registry.id
+
+        return self._services.get(service, load)
 
     @staticmethod
     def _parse_scopes(values: tuple[str, ...]) -> list[Scope]:

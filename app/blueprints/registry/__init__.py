@@ -18,11 +18,22 @@ from app.registry.scopes import format_scopes
 from app.services import events as event_service
 from app.services import registries
 from app.services.errors import ServiceError
+from app.services.memo import ExpiringMemo
 from app.services.tokens import TokenError, TokenRequest, UnsupportedGrant
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("registry", __name__)
+# How long a process remembers which registry sends notifications (every notification asks;
+# a registry added or renamed is noticed within this time, as for token services).
+SENDER_MEMO_SECONDS = 5.0
+
+
+@bp.record_once
+def _remember_senders(state) -> None:
+    """Give the app its memo of notification senders' hostnames."""
+    state.app.extensions["wharfinger.sender_hosts"] = ExpiringMemo(SENDER_MEMO_SECONDS)
+
 
 MAX_TOKEN_REQUEST_BYTES = 64 * 1024
 BASIC_REALM = 'Basic realm="Wharfinger", charset="UTF-8"'
@@ -224,7 +235,10 @@ def webhook_events():
     except notification_protocol.EnvelopeError as exc:
         return _message(400, str(exc))
     try:
-        sender_host = registries.notifying_host(request.args.get("registry"))
+        name = request.args.get("registry")
+        sender_host = current_app.extensions["wharfinger.sender_hosts"].get(
+            name, lambda: registries.notifying_host(name)
+        )
         stored = event_service.store(notifications, sender_host)
     except ServiceError as exc:
         return _message(400, str(exc))
