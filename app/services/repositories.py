@@ -14,8 +14,8 @@ from app.authz.settings import AccessSettings
 from app.extensions import db
 from app.models import Repository, Star, Tag, User
 from app.services import namespaces
-from app.services.access import full_name
-from app.services.errors import Invalid, NotFound, ServiceError
+from app.services.access import allowed_actions, full_name
+from app.services.errors import Invalid, NotFound
 
 
 @dataclass
@@ -72,13 +72,19 @@ def require_view(user: User | None, repository: Repository, settings: AccessSett
     require_on("repository.view", user, repository, "you may not see this repository", settings)
 
 
-def may(action: str, user: User | None, repository: Repository, settings) -> bool:
-    """Whether ``user`` may perform ``action`` (``tag.delete``, ``repository.star``...)."""
-    try:
-        require_on(action, user, repository, "", settings)
-    except ServiceError:
-        return False
-    return True
+def permissions(
+    user: User | None, repository: Repository, actions: tuple[str, ...], *, settings
+) -> dict[str, bool]:
+    """Which of ``actions`` (``tag.delete``, ``repository.star``...) the engine allows
+    ``user`` on the repository: one role look-up for all of them."""
+    namespace = repository.namespace
+    return allowed_actions(
+        user,
+        actions,
+        namespace=namespaces.namespace_facts(namespace),
+        role=namespaces.role_of(namespace.team, user),
+        settings=settings,
+    )
 
 
 def digest_groups(repository: Repository) -> list[DigestGroup]:

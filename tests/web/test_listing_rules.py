@@ -74,7 +74,9 @@ def test_repository_list_matches_the_engine(population, name, app):
     expected = {
         repo.id
         for repo in db.session.scalars(sa.select(Repository))
-        if repositories.may("repository.list", user, repo, settings)
+        if repositories.permissions(user, repo, ("repository.list",), settings=settings)[
+            "repository.list"
+        ]
     }
     assert listed == expected
 

@@ -45,7 +45,7 @@ def _show(repository, errors=None, status=200):
         repository=repository,
         name=repositories.repository_name(repository),
         groups=repositories.digest_groups(repository),
-        can={a: repositories.may(a, user, repository, settings) for a in REPOSITORY_ACTIONS},
+        can=repositories.permissions(user, repository, REPOSITORY_ACTIONS, settings=settings),
         starred=repositories.is_starred(user, repository),
         stars=repositories.star_count(repository),
         errors=errors or {},
